@@ -23,6 +23,7 @@ class FieldSpec:
     label: str
     labels: dict[str, str] = field(default_factory=dict, hash=False, compare=False)
     pii: bool = False
+    cues: tuple[str, ...] = ()  # words (en + nl) that ask for or announce this field
 
     def label_for(self, language: str) -> str:
         return self.labels.get(language, self.label)
@@ -70,6 +71,7 @@ def load_form(name_or_path: str = "identity") -> FormSpec:
                 label=str(raw.get("label", raw["id"])),
                 labels={str(k): str(v) for k, v in (raw.get("labels") or {}).items()},
                 pii=bool(raw.get("pii", False)),
+                cues=tuple(str(c).lower() for c in raw.get("cues") or ()),
             )
         )
     ids = [f.id for f in fields]
