@@ -94,9 +94,9 @@ _REL_NL = (r"vrouw|man|partner|echtgeno(?:ot|te)|zoon|dochter|moeder|vader|mama|
            r"broer|zus|zuster|kind|kinderen|vriend|vriendin|buurman|buurvrouw|collega|baas|"
            r"werkgever|huisbaas|oma|opa|tante|oom|neef|nicht|verloofde|schoon(?:moeder|vader|"
            r"zoon|dochter)|huisgenoot|huisgenote|stief(?:zoon|dochter|moeder|vader)|cli[eë]nt")
-_FIELD_NOUNS = (r"(?:full )?name|number|date of birth|birthday|e-?mail(?: address)?|phone|"
-                r"mobile|address|details|bsn|naam|nummer|telefoonnummer|geboortedatum|"
-                r"e-?mailadres|adres|gegevens|mobiele nummer|postcode")
+_FIELD_NOUNS = (r"(?:full )?name|\w*number|date of birth|birthday|e-?mail(?: address)?|phone|"
+                r"mobile|address|details|bsn|iban|policy|account|naam|\w*nummer|geboortedatum|"
+                r"e-?mailadres|adres|gegevens|mobiele nummer|postcode|polis|rekening|kenteken")
 RELATION_RE = _rx(
     rf"\b(?:(?:my|our|his|her|their|the|a)\s+(?:late\s+|ex-?\s*|former\s+|elderly\s+)?(?:{_REL_EN})\b|"
     rf"(?:{_REL_EN})'s\b|(?:his|her|their)\s+(?:{_FIELD_NOUNS})\b|"
@@ -104,7 +104,7 @@ RELATION_RE = _rx(
     rf"(?:zijn|haar|hun)\s+(?:{_FIELD_NOUNS})\b|van (?:mijn|onze) (?:{_REL_NL})\b)")
 STRANGER_RE = _rx(
     r"\b(?:(?:the )?other (?:driver|party|person|car|vehicle)|third party|tegenpartij|"
-    r"wederpartij|andere (?:bestuurder|partij|auto)|de derde)\b")
+    r"wederpartij|andere (?:bestuurder|partij|auto)|derde partij)\b")
 SELF_RE = _rx(r"\b(?:and mine|mine is|my own|for me|en die van mij|en de mijne|die van mij|"
               r"mijn eigen|van mijzelf|myself)\b")
 STALE_RE = _rx(
@@ -119,7 +119,7 @@ CORRECTION_RE = _rx(
     r"hang on,?\s+(?:it'?s|no)|nee,?\s+wacht|nee,?\s+sorry|sorry,?\s+nee|wacht,?\s+nee|"
     r"ik bedoel|nee\s+nee|correctie|oh\s+nee|foutje|nee,?\s+het is|sorry,?\s+het is|"
     r"wacht,?\s+het is|not\s+[\w-]+(?:\s+[\w-]+)?,\s*(?:it'?s|but)|niet\s+[\w-]+(?:\s+[\w-]+)?,?"
-    r"\s+maar))")
+    r"\s+maar|sorry|pardon|excuus|wrong|verkeerd|(?:oh\s+)?wait|wacht))")
 AFFIRM_RE = _rx(
     r"^\W*(?:yes|yeah|yep|yup|correct|that'?s (?:right|correct|it|the one)|right|exactly|"
     r"spot on|perfect|ja|jazeker|jawel|klopt|dat klopt|correct|precies|helemaal goed|"
@@ -314,6 +314,7 @@ class FormFiller:
         self._agent_pending: list[_Cand] = []
         self._blocked_recent: dict[str, int] = {}
         self._last_customer_fields: list[str] = []
+        self._stranger_topic = 0  # turns left in which "his"/"her" may mean a stranger
         self._by_type: dict[str, list[FieldSpec]] = {}
         for f in self.form.fields:
             self._by_type.setdefault(f.type, []).append(f)
@@ -325,6 +326,7 @@ class FormFiller:
         """Process one final segment; returns new or changed suggestions only."""
         turn = self._prepare(segment)
         self._turns.append(turn)
+        self._stranger_topic = 4 if turn.stranger else max(0, self._stranger_topic - 1)
         out = self._agent_turn(turn) if segment.speaker == "agent" else self._customer_turn(turn)
         seen: dict[str, FormValue] = {}
         for fv in out:
@@ -452,13 +454,16 @@ class FormFiller:
         text = turn.seg.text
         confirm_style = "?" in text or bool(CONFIRM_RE.search(text))
         cued = {fid for _, _, fid in self._cue_hits(text)}
-        for c in self._extract(turn, agent=True):
+        cands = self._extract(turn, agent=True)
+        readback = any(self._current.get(c.field) is not None
+                       and self._current[c.field].value == c.value for c in cands)
+        for c in cands:
             cur = self._current.get(c.field)
             if cur is not None and cur.value == c.value:
                 self._add_evidence(cur, c.evidence, 0.08)
                 out.append(cur)
             elif (confirm_style and cur is None and c.field not in self._locked
-                  and (c.field in cued or self._ftype(c.field) in ("email", "iban"))
+                  and (c.field in cued or readback or self._ftype(c.field) in ("email", "iban"))
                   and (c.field, c.value) not in self._dismissed):
                 # the agent says a value the caller has not: it counts once the caller agrees
                 self._agent_pending.append(c)
@@ -543,8 +548,10 @@ class FormFiller:
         ftype = self._ftype(fid)
         if _inside(pos, turn.stranger):
             return False
-        if ftype in PERSONAL_TYPES and (_inside(pos, turn.relation)
-                                        or (not agent and self._expect_third)):
+        # relatives' personal details are not the caller's; after a stranger was mentioned
+        # ("the other driver"), "his policy number" is not the caller's either
+        if (ftype in PERSONAL_TYPES or self._stranger_topic) and (
+                _inside(pos, turn.relation) or (not agent and self._expect_third)):
             return False
         return not _inside(pos, turn.stale)
 
@@ -888,7 +895,8 @@ class FormFiller:
         if not street_f:
             return []
         text = turn.seg.text
-        cue = bool(ADDRESS_CUE_RE.search(text))
+        cue = bool(ADDRESS_CUE_RE.search(text)) or any(
+            fid == street_f for _, _, fid in self._cue_hits(text))
         want = agent or cue or street_f in expected
         toks = turn.toks
         out: list[_Cand] = []
@@ -923,7 +931,7 @@ class FormFiller:
                     a, b = toks[s0].start, toks[i1 - 1].end
                     out.append(_Cand(street_f, _street_value(name, value), 0.85, a,
                                      [self._evidence(turn, a, b)]))
-                    return out
+                    continue
             else:
                 num = _house_number_before(toks, s0, used)
                 if num is not None:
@@ -932,8 +940,8 @@ class FormFiller:
                     a, b = toks[i0].start, toks[s1 - 1].end
                     out.append(_Cand(street_f, f"{value} {name}", 0.85, a,
                                      [self._evidence(turn, a, b)]))
-                    return out
-            if not agent and street_f in expected:  # street said, number still to come
+                    continue
+            if not agent and not out and street_f in expected:  # number still to come
                 used.update(range(s0, s1))
                 ev = [self._evidence(turn, toks[s0].start, toks[s1 - 1].end)]
                 self._pending = _Pending("street", [], ev, street=name if dutch else "|" + name)
@@ -950,9 +958,12 @@ class FormFiller:
         _text, toks = turn.seg.text, turn.toks
         starts: list[int] = []
         pc_f = self._fid("postcode")
+        street_f = self._fid("street_address")
         for c in cands:
-            if c.field == pc_f and c.evidence and c.evidence[-1].segment_id == turn.seg.segment_id:
+            if c.field in (pc_f, street_f) and c.evidence and \
+                    c.evidence[-1].segment_id == turn.seg.segment_id:
                 starts.append(c.evidence[-1].char_end)
+        starts.sort()
         if city_f in expected and not agent:
             starts.append(0)
         for s in starts:
@@ -973,7 +984,7 @@ class FormFiller:
                     words.append(t.text)
                     i += 1
                     continue
-                if not t.text[:1].isupper() or t.low in CITY_STOP or t.low in MONTH_WORDS:
+                if not _capitalised(t) or t.low in CITY_STOP or t.low in MONTH_WORDS:
                     break
                 if read_number(toks, i) is not None:
                     break
@@ -1160,7 +1171,7 @@ def _build(ftype: str, items: list[Item], strict: bool, plus: bool):
     if ftype == "phone":
         e = phone_e164(("+" if plus else "") + digits, "NL")
         if e is not None and len(digits) >= 9:
-            if strict and not (plus or re.match(r"^\+(?:447|316|324|1)", e)):
+            if strict and not (plus or re.match(r"^\+(?:447|316|324[6-9])", e)):
                 return None
             if not plus and digits.startswith("0") and not digits.startswith("00"):
                 # language-neutral trunk handling already done by phone_e164
@@ -1275,6 +1286,12 @@ def _numeric_dob(digits: str):
 # ----------------------------------------------------------------------------- street helpers
 
 
+def _capitalised(t: Token) -> bool:
+    """Upper-case initial, looking past a Dutch "'s-" / "'t " prefix ("'s-Hertogenbosch")."""
+    text = re.sub(r"^['’][st]-", "", t.text)
+    return text[:1].isupper()
+
+
 def _is_name_word(t: Token) -> bool:
     return t.kind == "word" and t.text[:1].isupper() and t.low not in STREET_LEFT_STOP
 
@@ -1286,7 +1303,7 @@ def _street_name_at(toks: list[Token], i: int) -> tuple[str, int, int, bool] | N
     n = len(toks)
     if not t.text[:1].isupper() and not (w in NL_STREET_WORDS and i > 0):
         return None
-    if w in MONTH_WORDS or w in NAME_STOP and w not in NL_STREET_WORDS:
+    if w in MONTH_WORDS:
         return None
     # Dutch: "Biltstraat", "Laan van Meerdervoort", "Prins Hendrikkade"
     if any(w.endswith(s) for s in NL_STREET_SUFFIXES) and (len(w) > 5 or w in NL_STREET_WORDS):

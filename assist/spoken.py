@@ -31,7 +31,7 @@ class Token:
     letters_hyphen: bool = False  # part of a hyphen-spelled word "G-R-E-A-V-E-S"
 
 
-_TOKEN_RE = re.compile(r"[^\W_]+(?:['’][^\W_]+)*|\S")
+_TOKEN_RE = re.compile(r"['’][st]-[^\W\d_]+(?:-[^\W\d_]+)*|[^\W_]+(?:['’][^\W_]+)*|\S")
 _ORD_NUM = re.compile(r"^(\d{1,4})(?:st|nd|rd|th|ste|de|e)$")
 
 
@@ -52,7 +52,7 @@ def tokenize(text: str) -> list[Token]:
             kind = "num"
         elif any(c.isdigit() for c in t):
             kind = "alnum"
-        elif t[0].isalpha():
+        elif t[0].isalpha() or (len(t) > 1 and t[1:2] in "st" and t[2:3] == "-"):
             kind = "word"
         else:
             kind = "punct"
@@ -72,10 +72,11 @@ def tokenize(text: str) -> list[Token]:
             i += 1
             continue
         parts = raw[i:j + 1:2]
-        if all(len(p.text) == 1 and p.text.isalpha() for p in parts):
+        if all((len(p.text) == 1 and p.text.isalpha()) or p.low in MULTIPLIERS for p in parts) \
+                and any(len(p.text) == 1 for p in parts):  # "F-A-double R-E-double L"
             for k, p in enumerate(parts):
                 out.append(Token(p.text, p.start, p.end, p.low, "word", k == 0 and p.space_before,
-                                 k > 0, True))
+                                 k > 0, len(p.text) == 1))
         elif all(p.kind == "num" or _atomic_number(p.low) is not None
                  or _ordinal_word(p.low) is not None for p in parts):
             for k, p in enumerate(parts):
@@ -582,7 +583,10 @@ def _label_ending_at(tokens: list[Token], k: int) -> tuple[str, int] | None:
     for b in range(max(0, k - 3), k + 1):
         num = read_number(tokens, b)
         if num is not None and num.i1 == k + 1 and tokens[b].low not in _LOCAL_STOP:
-            if num.i1 - num.i0 == 1 and tokens[b].low in WEAK_NUMBER_WORDS:
+            # "patel one at ...": a weak number word right after a name is a digit
+            if num.i1 - num.i0 == 1 and tokens[b].low in WEAK_NUMBER_WORDS and not (
+                    b > 0 and tokens[b - 1].kind == "word" and tokens[b - 1].low not in _LOCAL_STOP
+                    and _sep_at(tokens, b - 1) is None):
                 continue
             return num.digits, b
     lab = _label_at(tokens, k)
