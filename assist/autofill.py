@@ -98,10 +98,11 @@ _FIELD_NOUNS = (r"(?:full )?name|\w*number|date of birth|birthday|e-?mail(?: add
                 r"mobile|address|details|bsn|iban|policy|account|naam|\w*nummer|geboortedatum|"
                 r"e-?mailadres|adres|gegevens|mobiele nummer|postcode|polis|rekening|kenteken")
 RELATION_RE = _rx(
-    rf"\b(?:(?:my|our|his|her|their|the|a)\s+(?:late\s+|ex-?\s*|former\s+|elderly\s+)?(?:{_REL_EN})\b|"
+    rf"\b(?:(?:my|our|your|his|her|their|the|a)\s+(?:late\s+|ex-?\s*|former\s+|elderly\s+)?"
+    rf"(?:{_REL_EN})\b|"
     rf"(?:{_REL_EN})'s\b|(?:his|her|their)\s+(?:{_FIELD_NOUNS})\b|"
-    rf"(?:mijn|onze|zijn|haar|hun|de|het)\s+(?:overleden\s+|ex-?\s*|oude\s+)?(?:{_REL_NL})\b|"
-    rf"(?:zijn|haar|hun)\s+(?:{_FIELD_NOUNS})\b|van (?:mijn|onze) (?:{_REL_NL})\b)")
+    rf"(?:mijn|onze|uw|je|jouw|zijn|haar|hun|de|het)\s+(?:overleden\s+|ex-?\s*|oude\s+)?"
+    rf"(?:{_REL_NL})\b|(?:zijn|haar|hun)\s+(?:{_FIELD_NOUNS})\b)")
 STRANGER_RE = _rx(
     r"\b(?:(?:the )?other (?:driver|party|person|car|vehicle)|third party|tegenpartij|"
     r"wederpartij|andere (?:bestuurder|partij|auto)|derde partij)\b")
@@ -864,10 +865,15 @@ class FormFiller:
             w = t.low
             if t.kind != "word":
                 break
-            if w in PARTICLES and words and i + 1 < len(toks) and toks[i + 1].text[:1].isupper():
-                words.append(t.text)
-                i += 1
-                continue
+            if w in PARTICLES and words:  # "van der Linden", "el Amrani"
+                k = i
+                while k < len(toks) and toks[k].low in PARTICLES and k - i < 3:
+                    k += 1
+                if k < len(toks) and toks[k].kind == "word" and toks[k].text[:1].isupper():
+                    words.extend(tk.text for tk in toks[i:k])
+                    i = k
+                    continue
+                break
             if not t.text[0].isupper() or w in NAME_STOP or w in MONTH_WORDS:
                 break
             if len(t.text) == 1 or read_number(toks, i, ordinals=True) is not None:
@@ -1323,6 +1329,8 @@ def _street_name_at(toks: list[Token], i: int) -> tuple[str, int, int, bool] | N
                 s1 -= 1
             if s1 == i + 1 and s0 == i:
                 return None
+        while s0 < i and toks[s0].low in PARTICLES | {"het", "the"}:
+            s0 += 1  # "De Biltstraat" at the start of a sentence: the article is not the name
         name = " ".join(tk.text for tk in toks[s0:s1])
         return name, s0, s1, True
     # English: "Kingsley Road", "North Clark Street"

@@ -572,7 +572,7 @@ def _label_at(tokens: list[Token], i: int) -> tuple[str, int] | None:
 def _label_ending_at(tokens: list[Token], k: int) -> tuple[str, int] | None:
     """The address label whose last token is k: (text, first index)."""
     t = tokens[k]
-    if t.kind == "punct" or t.low in _LOCAL_STOP or t.low in FILLERS:
+    if t.kind == "punct" or t.low in _LOCAL_STOP or t.low in FILLERS or "'" in t.low:
         return None
     if len(t.text) == 1 and t.text.isalpha():
         b = k
@@ -630,15 +630,15 @@ def _local_part_before(tokens: list[Token], a: int) -> tuple[str, int] | None:
             lab = _label_ending_at(tokens, k)
             if lab is None:
                 break
-            if parts and parts[0] not in "._-":
-                bare += 1
+            if parts and parts[0] not in "._-" and not (parts[0].isdigit() or lab[0].isdigit()):
+                bare += 1  # two words run together ("sarah mitchell"), not three
                 if bare > 1:
                     break
             parts.insert(0, lab[0])
             start_i, k, expect_label = lab[1], lab[1] - 1, False
             continue
         sep = None
-        for width in (1, 2):
+        for width in (2, 1):
             s = _sep_at(tokens, k - width + 1, allow_not=True) if k - width + 1 >= 0 else None
             if s is not None and s[1] == width:
                 sep = s
@@ -674,6 +674,9 @@ def find_emails(tokens: list[Token]) -> list[EmailMatch]:
         if loc is None:
             continue
         value = f"{loc[0]}@{dom[0]}".lower()
+        if any(t.low == "not" for t in tokens[loc[1]:dom[1]]) and not any(
+                t.low in DOT_WORDS and t.low != "." for t in tokens[loc[1]:dom[1]]):
+            continue  # "not" read as "dot" only inside an address that says "dot" elsewhere
         if email_valid(value):
             out.append(EmailMatch(value, tokens[loc[1]].start, tokens[dom[1] - 1].end, loc[1],
                                   dom[1]))
