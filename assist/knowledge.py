@@ -350,8 +350,6 @@ class KnowledgeBase:
         best: Hit | None = None
         best_rank = 0.0
         for pid in set(q_hits) | set(c_hits):
-            if pid in exclude:
-                continue
             q, c = q_hits.get(pid), c_hits.get(pid)
             h = q or c
             assert h is not None
@@ -360,7 +358,8 @@ class KnowledgeBase:
             if rank > best_rank:
                 conf = 0.7 * q.confidence + 0.3 * p if q else 0.4 * c.confidence * p  # type: ignore[union-attr]
                 best, best_rank = Hit(h.passage, rank, round(conf, 3), q.matched if q else ()), rank
-        if best is None or best.confidence < self.min_confidence:
+        # the best passage was already shown: say nothing rather than the runner-up
+        if best is None or best.confidence < self.min_confidence or best.passage.passage_id in exclude:
             return None
         if len(best.matched) < self.min_matched and prior.get(best.passage.doc, 0.0) < 0.8:
             return None

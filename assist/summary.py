@@ -17,6 +17,7 @@ from typing import Any
 
 from assist.grounding import evidence as seg_evidence
 from assist.grounding import evidence_dicts
+from assist.knowledge import question_spans
 from assist.sentiment import SentimentTracker
 from assist.text import content_tokens, fold, sentences, strip_fillers
 from assist.tracker import CallTracker
@@ -25,6 +26,7 @@ from assist.types import Evidence, Segment
 MAX_ACTIONS = 6
 MAX_FOLLOW_UPS = 4
 MAX_CONTEXT = 2
+MAX_INFO = 4
 
 _DONE = {
     "en": [re.compile(p) for p in (
@@ -78,14 +80,14 @@ _FACT = re.compile(r"\d|\b(one|two|three|four|five|six|seven|eight|nine|ten|twen
 LABELS = {
     "en": {"reason": "Reason", "done": "Done", "outcome": "Outcome", "follow": "Follow-up",
            "form": "Form", "mood": "Customer mood", "esc": "Escalation", "disp": "Disposition",
-           "yes": "yes", "no": "no", "context": "Customer said", "kb": "Knowledge used",
+           "yes": "yes", "no": "no", "context": "Customer said", "info": "Explained", "kb": "Knowledge used",
            "agent": "agent", "customer": "customer", "back_office": "back office",
            "resolved": "resolved during the call", "follow_up": "resolved, with follow-up actions",
            "escalated": "escalated / needs supervisor attention", "information": "information given",
            "open": "no action recorded"},
     "nl": {"reason": "Reden", "done": "Gedaan", "outcome": "Uitkomst", "follow": "Vervolg",
            "form": "Formulier", "mood": "Stemming klant", "esc": "Escalatie", "disp": "Afhandelcode",
-           "yes": "ja", "no": "nee", "context": "Klant zei", "kb": "Gebruikte kennis",
+           "yes": "ja", "no": "nee", "context": "Klant zei", "info": "Uitgelegd", "kb": "Gebruikte kennis",
            "agent": "medewerker", "customer": "klant", "back_office": "backoffice",
            "resolved": "opgelost tijdens het gesprek", "follow_up": "opgelost, met vervolgacties",
            "escalated": "geëscaleerd / aandacht leidinggevende nodig", "information": "informatie gegeven",
@@ -195,6 +197,10 @@ def build_summary(tracker: CallTracker, sentiment: SentimentTracker, *, language
     follow_ups = follow_ups[-MAX_FOLLOW_UPS:]
     used.update(f["_i"] for f in follow_ups)
 
+    # information given: the agent's answer to each customer question
+    info = _answers(sents, used, lang)
+    used.update(i["_i"] for i in info)
+
     # customer context: informative customer sentences (facts, strong feelings)
     context: list[dict[str, Any]] = []
     scores = {h.segment_id: h.score for h in sentiment.history.get("customer", [])}
@@ -215,7 +221,7 @@ def build_summary(tracker: CallTracker, sentiment: SentimentTracker, *, language
         status = "follow_up"
     elif actions:
         status = "resolved"
-    elif knowledge or main in (None, "product_information"):
+    elif knowledge or info or main in (None, "product_information"):
         status = "information"
     else:
         status = "open"
@@ -237,12 +243,12 @@ def build_summary(tracker: CallTracker, sentiment: SentimentTracker, *, language
                             "status": getattr(fv, "status", ""),
                             "segment_ids": sorted({e["segment_id"] for e in ev}), "evidence": ev})
 
-    for lst in (actions, follow_ups, context):
+    for lst in (actions, follow_ups, context, info):
         for p in lst:
             p.pop("_score", None)
             p.pop("_i", None)
     trend = sentiment.trend("customer")
-    points = ([reason_pt] if reason_pt else []) + context + actions + follow_ups + form_points
+    points = ([reason_pt] if reason_pt else []) + context + info + actions + follow_ups + form_points
     def kind(a: Mapping[str, Any]) -> str:
         return a["kind"] + (f".{a['subkind']}" if a.get("subkind") else "")
 
@@ -256,6 +262,7 @@ def build_summary(tracker: CallTracker, sentiment: SentimentTracker, *, language
         "intents": tracker.intent_order(),
         "main_intent": main,
         "context": context,
+        "information": info,
         "actions": actions,
         "outcome": outcome,
         "follow_ups": follow_ups,
@@ -273,6 +280,37 @@ def build_summary(tracker: CallTracker, sentiment: SentimentTracker, *, language
     }
     summary["text"] = render_text(summary)
     return summary
+
+
+def _answers(sents: Sequence[Sentence], used: set[tuple[int, int]], lang: str) -> list[dict[str, Any]]:
+    """For each customer question, the first informative sentence(s) of the agent's reply."""
+    out: list[dict[str, Any]] = []
+    by_index: dict[int, list[Sentence]] = {}
+    for s in sents:
+        by_index.setdefault(s.index, []).append(s)
+    for s in sents:
+        if s.seg.speaker != "customer" or not question_spans(s.text, lang):
+            continue
+        reply = by_index.get(s.index + 1, [])
+        if not reply or reply[0].seg.speaker != "agent":
+            continue
+        picked = []
+        for r in reply:
+            low = fold(r.text)
+            if (r.index, r.start) in used or "?" in r.text or _HOLD.search(low):
+                continue
+            if len(r.text.split()) >= 4:
+                picked.append(r)
+            if sum(len(x.text.split()) for x in picked) >= 12:
+                break
+        if not picked or any(_near_duplicate(" ".join(x.text for x in picked), o["text"], lang) for o in out):
+            continue
+        weight = sum(0.5 for x in picked if _FACT.search(fold(x.text))) + 0.1 * len(picked)
+        out.append({**_point("information", picked), "question": strip_fillers(s.text),
+                    "_score": weight, "_i": (picked[0].index, picked[0].start)})
+        used.update((x.index, x.start) for x in picked)
+    keep = sorted(out, key=lambda o: -o["_score"])[:MAX_INFO]
+    return sorted(keep, key=lambda o: o["_i"])
 
 
 def _owner(low: str, speaker: str, lang: str) -> str | None:
@@ -312,6 +350,9 @@ def render_text(s: Mapping[str, Any]) -> str:
         lines.append(f"{L['reason']}: {s['reason']['text']}")
     for c in s.get("context", []):
         lines.append(f"{L['context']}: {c['text']}")
+    if s.get("information"):
+        lines.append(f"{L['info']}:")
+        lines += [f"- {i['text']}" for i in s["information"]]
     if s.get("actions"):
         lines.append(f"{L['done']}:")
         lines += [f"- {a['text']}" for a in s["actions"]]

@@ -111,8 +111,7 @@ _EN_MARKERS = _wordlist("the and is are you your of to with for can not we our b
 _NL_MARKERS = _wordlist("de het een en is zijn je uw van met voor kan niet we ons wordt bij dat die op")
 
 _SENTENCE = re.compile(r"[^.!?]+(?:[.!?]+|$)")
-_FILLER = re.compile(r"^(?:(?:um|uh|eh|er|uhm|hm|oh|so|well|right|okay|ok|oke|nou|ja|yeah|yes|no|nee)\b[,.]?\s*)+",
-                     re.IGNORECASE)
+_FILLER = re.compile(r"^(?:(?:um|uh|eh|uhm|hm|oh|okay|ok|oke|ja|yeah|yes|no|nee)\b[,.]?\s+)+", re.IGNORECASE)
 
 
 def sentences(text: str) -> list[tuple[int, int]]:

@@ -15,6 +15,11 @@ from assist.playbooks import Playbook
 from assist.text import fold
 from assist.types import Evidence, Segment
 
+# Intents that describe the caller's situation rather than what they ask for;
+# in the same turn, the request is the reason for the call ("my phone was
+# stolen and I can't get into the app" is an app-access call).
+SITUATIONS = frozenset({"lost_device", "financial_hardship", "health_vulnerability", "move_in", "complaint"})
+
 
 @dataclass(frozen=True)
 class Detection:
@@ -94,7 +99,8 @@ class CallTracker:
         if not pool:
             return None
         specific = [d for d in pool if d.name != "product_information"]
-        return min(specific or pool, key=lambda d: (d.index, d.evidence.char_start)).name
+        return min(specific or pool,
+                   key=lambda d: (d.index, d.name in SITUATIONS, d.evidence.char_start)).name
 
     def intent_order(self) -> list[str]:
         """Intents by first mention, the main one first."""
