@@ -107,7 +107,9 @@ class AssistSession:
         if not spans:
             return None
         question = " ".join(seg.text[a:b] for a, b in spans)
-        context = [s.text for s in self.tracker.segments[-CONTEXT_SEGMENTS - 1:-1]]
+        # the call so far, ending with this whole turn (a question often follows its own context:
+        # "I'd like to add my partner to my policy. Can I do that mid-year?")
+        context = [s.text for s in self.tracker.segments[-CONTEXT_SEGMENTS:]]
         hit = self.kb.answer(question, self.language, context=context, exclude=self._kb_shown) \
             if self.kb else None
         if hit is None:

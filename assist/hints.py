@@ -262,6 +262,8 @@ def _check(when: Mapping[str, Any], inp: HintInput) -> tuple[list[Evidence], flo
             return None
         v = inp.values[when["fields_present"][0]]
         evidence = list(v.evidence) or evidence
+    if when.get("correction") is False and any(v.correction or v.replaces for v in inp.new_values):
+        return None  # the correction hint covers it
     if when.get("correction"):
         vals = [v for v in inp.new_values if (v.correction or v.replaces) and v.evidence]
         if not vals:

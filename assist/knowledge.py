@@ -139,6 +139,19 @@ def kb_dir_from_env() -> Path:
 # ---------------------------------------------------------------- retrieval
 
 
+class _BM25(BM25Okapi):
+    """BM25Okapi with the always-positive (Lucene) idf.
+
+    Why: the classic idf goes negative for words in more than half of the
+    passages, which breaks small knowledge bases (a one-document KB scores
+    every match below zero).
+    """
+
+    def _calc_idf(self, nd: dict[str, int]) -> None:
+        for word, freq in nd.items():
+            self.idf[word] = math.log(1 + (self.corpus_size - freq + 0.5) / (freq + 0.5))
+
+
 class BM25Retriever:
     """BM25 over title + heading + passage text, tokenised per passage language.
 
@@ -151,7 +164,7 @@ class BM25Retriever:
         self.passages = list(passages)
         self._docs = [self._index_tokens(p) for p in self.passages]
         self._sets = [set(d) for d in self._docs]
-        self._bm25 = BM25Okapi(self._docs or [["_"]], k1=1.2, b=0.6)
+        self._bm25 = _BM25(self._docs or [["_"]], k1=1.2, b=0.6)
         df: Counter[str] = Counter()
         for toks in self._docs:
             df.update(set(toks))
@@ -163,7 +176,7 @@ class BM25Retriever:
         doc_toks = {d: [] for d in self._doc_names}
         for p, toks in zip(self.passages, self._docs, strict=True):
             doc_toks[p.doc] += toks
-        self._doc_bm25 = BM25Okapi([doc_toks[d] or ["_"] for d in self._doc_names] or [["_"]])
+        self._doc_bm25 = _BM25([doc_toks[d] or ["_"] for d in self._doc_names] or [["_"]])
 
     def _index_tokens(self, p: Passage) -> list[str]:
         toks = content_tokens(f"{p.title} {p.heading} {p.text}", p.language)
@@ -210,7 +223,7 @@ class BM25Retriever:
                 continue
             cov, matched = self.coverage(q, i)
             conf = 0.6 * cov + 0.4 * min(1.0, scores[i] / 12.0)
-            hits.append(Hit(self.passages[i], scores[i], round(conf, 3), matched))
+            hits.append(Hit(self.passages[i], float(scores[i]), round(float(conf), 3), matched))
         return hits
 
 
@@ -343,23 +356,36 @@ class KnowledgeBase:
         question = expand_query(question, language)
         q_hits = {h.passage.passage_id: h for h in self.search(question, language, k=30)}
         # an informative question needs the previous turn only to break ties
-        w_ctx = 0.1 if len(q_hits) and len(content_tokens(question, language)) >= 2 else 0.3
+        w_ctx = 0.1 if len(q_hits) and len(content_tokens(question, language)) >= 3 else 0.35
         c_hits: dict[str, Hit] = {}
         if context:
-            c_hits = {h.passage.passage_id: h for h in self.search(context[-1], language, k=30)}
-        best: Hit | None = None
-        best_rank = 0.0
-        for pid in set(q_hits) | set(c_hits):
+            recent = " ".join(context[-2:])
+            c_hits = {h.passage.passage_id: h for h in self.search(recent, language, k=30)}
+        ranked: list[Hit] = []
+        # the answer must match the question itself; context only re-ranks
+        for pid in q_hits or c_hits:
             q, c = q_hits.get(pid), c_hits.get(pid)
             h = q or c
             assert h is not None
-            p = prior.get(h.passage.doc, 0.0)
+            p = prior.get(h.passage.doc, 0.0) if prior else 0.4  # no context: neutral prior
             rank = ((q.score if q else 0.0) + w_ctx * (c.score if c else 0.0)) * (0.6 + p)
-            if rank > best_rank:
-                conf = 0.7 * q.confidence + 0.3 * p if q else 0.4 * c.confidence * p  # type: ignore[union-attr]
-                best, best_rank = Hit(h.passage, rank, round(conf, 3), q.matched if q else ()), rank
-        # the best passage was already shown: say nothing rather than the runner-up
-        if best is None or best.confidence < self.min_confidence or best.passage.passage_id in exclude:
+            if q is None:
+                conf = 0.4 * c.confidence * p  # type: ignore[union-attr]
+            else:
+                conf = 0.7 * q.confidence + 0.3 * p if prior else q.confidence
+            ranked.append(Hit(h.passage, float(rank), round(float(conf), 3), q.matched if q else ()))
+        ranked.sort(key=lambda x: -x.score)
+        if not ranked:
+            return None
+        best = ranked[0]
+        if best.passage.passage_id in exclude:
+            # Already shown: a close runner-up from the same document may add the
+            # missing detail; anything else would be a guess, so stay quiet.
+            nxt = next((x for x in ranked[1:] if x.passage.passage_id not in exclude), None)
+            if nxt is None or nxt.passage.doc != best.passage.doc or nxt.score < 0.7 * best.score:
+                return None
+            best = nxt
+        if best.confidence < self.min_confidence:
             return None
         if len(best.matched) < self.min_matched and prior.get(best.passage.doc, 0.0) < 0.8:
             return None

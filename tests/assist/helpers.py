@@ -1,0 +1,30 @@
+"""Shared helpers for the assist tests: build Segments from short scripts."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from assist.types import Segment
+
+SHARED = Path(__file__).resolve().parents[3] / "shared" / "assist"
+OWN_CALLS = Path(__file__).resolve().parent / "calls"
+
+
+def script(lines: list[str], language: str = "en", call_id: str = "test") -> list[Segment]:
+    """'A: text' / 'C: text' lines -> Segments t0, t1, ... two seconds apart."""
+    out = []
+    for i, line in enumerate(lines):
+        who, text = line.split(":", 1)
+        speaker = "agent" if who.strip() == "A" else "customer"
+        out.append(Segment(f"t{i}", speaker, text.strip(), start=2.0 * i, end=2.0 * i + 1.8,
+                           call_id=call_id, language=language))
+    return out
+
+
+def shared_calls() -> list[Path]:
+    """The dev split's labelled calls; skips the test where the shared folder is absent."""
+    if not SHARED.exists():
+        pytest.skip("shared dev calls not available")
+    return sorted(p for p in SHARED.glob("dev_*.json") if not p.name.endswith(".timing.json"))
