@@ -83,7 +83,8 @@ SECRET_RE = _rx(
     r"beveiligingscode|cvv|cvc|cv2|card verification|verification code|verificatiecode|"
     r"one[- ]time (?:code|password)|eenmalige code|toegangscode|inlogcode|memorable word|"
     r"activation code|activeringscode|sms[- ]code|card number|kaartnummer|pasnummer|"
-    r"long number on (?:the|your|my) card|(?:three|3) digits on the back|geheime code)\b")
+    r"long number on (?:the|your|my) card|(?:three|3) digits on the back|geheime code|"
+    r"(?<!postal )(?<!post )(?<!zip )(?<!area )(?<!country )(?<!sort )(?<!pac )code)\b")
 _REL_EN = (r"wife|husband|partner|son|daughter|mother|mum|mom|father|dad|brother|sister|child|"
            r"kid|kids|children|friend|neighbou?r|colleague|boss|employer|landlord|landlady|"
            r"tenant|grand(?:mother|father|ma|pa|son|daughter)|gran|nan|aunt|uncle|cousin|"
@@ -137,6 +138,8 @@ CONFIRM_RE = _rx(
 BACKCHANNEL_RE = _rx(
     r"^\W*(?:yes|yeah|yep|ok(?:ay)?|right|go on|go ahead|mm-?hm|uh-?huh|sure|got it|thanks|"
     r"thank you|ja|oké|oke|prima|ga door|ga maar door|hm-?hm|ja\?|top|en verder)\W*$")
+REPEAT_RE = _rx(r"\b(?:spell|repeat|again|say that|once more|slowly|pardon|nog een keer|nog eens|"
+                r"herhalen|spellen|langzaam|sorry\?)")
 NAME_INTRO_RE = _rx(
     r"^(?:\W*(?:yes|yeah|yep|sure|of course|ok(?:ay)?|right|hi|hello|hiya|morning|good "
     r"(?:morning|afternoon|evening)|ja|jazeker|hoi|hallo|goedemorgen|goedemiddag|goedenavond|"
@@ -191,8 +194,16 @@ STREET_LEFT_STOP = {"ja", "nee", "dus", "het", "ik", "mijn", "dat", "op", "in", 
                     "so", "and", "new", "nieuwe", "is", "adres", "address", "we", "wij", "to",
                     "of", "uh", "um", "eh", "sure", "well", "wel", "woon", "live", "nu"}
 CITY_STOP = NAME_STOP | {"klopt", "dat", "is", "right", "correct", "thanks", "please", "and",
+                         "top", "brilliant", "great", "perfect", "prima", "oke", "super", "fijn",
+                         "lovely", "cheers", "nice", "mooi", "goed", "helemaal", "precies",
+                         "exactly", "bedankt", "dank", "yep", "yup", "nope", "sorry", "hang",
                          "netherlands", "nederland", "uk", "england", "belgium", "belgie"}
 
+UNIT_WORDS = {
+    "pounds", "pound", "quid", "euros", "euro", "dollars", "dollar", "cents", "cent", "pence", "p",
+    "percent", "procent", "%", "minutes", "minuten", "hours", "hour", "uur", "days", "dagen", "day",
+    "weeks", "weken", "months", "maanden", "years", "jaar", "jaren", "kwh", "kilowatt", "gb", "mb",
+    "kilometres", "kilometers", "km", "miles", "times", "keer", "items", "stuks"}
 PERSONAL_TYPES = {"person_name", "date_of_birth", "phone", "email", "bsn", "street_address",
                   "postcode", "city"}
 SHAPE_TYPES = ("iban", "phone", "postcode")
@@ -484,6 +495,8 @@ class FormFiller:
         asks = [s for s in sents if text[s[0]:s[1]].rstrip().endswith("?")]
         if not asks:
             asks = [s for s in sents if REQUEST_RE.search(text, s[0], s[1])]
+        if not asks and len(text[sents[-1][0]:sents[-1][1]].split()) <= 8:
+            asks = [sents[-1]]  # "And the postcode."
         fields: list[str] = []
         third = secret = False
         for a, b in asks:
@@ -495,11 +508,16 @@ class FormFiller:
             if any(a <= x < b for x, _ in turn.secret):
                 secret = True
         if asks and not fields and not secret and len(text) < 80:
-            fields = list(self._last_customer_fields)  # "What's the new one?"
-        if fields or secret or asks:
+            # "Could you spell that?" keeps the question open; "What's the new one?" refers
+            # to what the caller just said they want to change
+            if REPEAT_RE.search(text) and self._expected:
+                fields, third = list(self._expected), self._expect_third
+            else:
+                fields = list(self._last_customer_fields)
+        if fields or secret:
             self._expected, self._expect_third, self._expect_secret = fields, third, secret
             self._expected_age = 0
-        elif not BACKCHANNEL_RE.match(text):
+        elif asks and not BACKCHANNEL_RE.match(text) and len(text.split()) > 6:
             self._expected, self._expect_third, self._expect_secret = [], False, False
 
     # ------------------------------------------------------------------ customer turns
@@ -629,6 +647,10 @@ class FormFiller:
                    agent: bool) -> list[_Cand]:
         out: list[_Cand] = []
         for run in runs:
+            nxt = turn.toks[run.i1].low if run.i1 < len(turn.toks) else ""
+            prv = turn.toks[run.i0 - 1].low if run.i0 > 0 else ""
+            if nxt in UNIT_WORDS or prv in ("€", "$", "£"):
+                continue  # an amount or a duration, not a dictated value
             kw = self._keyword_fields(turn, run)
             items = list(run.items)
             if self._pending is not None and not agent and self._pending.field != "street":
@@ -699,6 +721,9 @@ class FormFiller:
         for width in range(n, 0, -1):
             for a in range(0, n - width + 1):
                 b = a + width
+                # only cut where the caller paused: "00900" is not a ZIP inside a phone number
+                if (a and not items[a].gap_before) or (b < n and not items[b].gap_before):
+                    continue
                 res = _build(ftype, items[a:b], strict, plus and a == 0)
                 if res is None:
                     continue
@@ -761,6 +786,20 @@ class FormFiller:
             (r"\b(?:not|niet)\s+(?:an?\s+|een\s+)?(?P<y>[\w -]+?),?\s+(?:it'?s|it is|but|maar|"
              r"het is)\s+(?:an?\s+|een\s+)?(?P<x>[\w -]+?)(?=[.;!?]|$)", True),
         ]
+        runs = value_runs(turn.toks)
+        for k, t in enumerate(turn.toks):  # "fifty, not fifteen", "R J, not R G"
+            if t.low not in ("not", "niet") or not any(p < t.start for p in turn.corrections):
+                continue
+            before = [r for r in runs if r.i1 <= k and all(
+                tk.kind == "punct" for tk in turn.toks[r.i1:k])]
+            after = [r for r in runs if r.i0 == k + 1]
+            if before and after and len(before[-1].text()) <= 4 and len(after[0].text()) <= 4:
+                x, y = before[-1], after[0]
+                span = (x.start, x.end)
+                out.append(_Cand("", "", 0.0, x.start, [], correction=True,
+                                 patch=(text[x.start:x.end], text[y.start:y.end], True, span)))
+                for i in range(x.i0, y.i1):
+                    used.add(i)
         for pat, swap in pats:
             for m in re.finditer(pat, text, re.I):
                 gd = m.groupdict()
@@ -823,8 +862,11 @@ class FormFiller:
         text = turn.seg.text
         out = []
         starts: list[int] = []
+        clause: set[int] = set()
         if name_f in expected:
             starts = [a for a, _ in turn.sentences]
+            clause = {m.end() for m in re.finditer(r",\s*", text)}  # "Mitchell, Sarah Mitchell"
+            starts += sorted(clause)
         starts += [m.end() for m in NAME_CUE_RE.finditer(text)]
         spelled = [r for r in runs if r.n_digits == 0 and r.n_letters >= 2]
         for s in sorted(set(starts)):
@@ -835,6 +877,8 @@ class FormFiller:
                 continue
             words, a, b = got
             if not self._allowed(turn, name_f, a, False):
+                continue
+            if s in clause and not re.match(r"\s*(?:[,.;!?]|$)", text[b:]):
                 continue
             conf = 0.82 if name_f in expected else 0.75
             ev = [self._evidence(turn, a, b)]
@@ -908,18 +952,33 @@ class FormFiller:
         out: list[_Cand] = []
         pend = self._pending if self._pending and self._pending.field == "street" else None
         if pend is not None and not agent:  # "Biltstraat." ... "Honderdvijfenveertig."
-            first = next((k for k in range(len(toks)) if k not in used), None)
-            num = _house_number(toks, first, used) if first is not None else None
-            if num is not None and first is not None and num[2] <= 3:
-                value, i1 = num[0], num[1]
+            k = next((k for k in range(len(toks)) if k not in used), None)
+            first_only = True
+            while k is not None and k < len(toks):
+                num = _house_number(toks, k, used)
+                if num is None or (first_only and num[2] > 3):
+                    if first_only:
+                        break
+                    k += 1
+                    continue
+                value, i1, skipped = num
                 self._pending = None
-                a, b = toks[first + num[2]].start, toks[i1 - 1].end
-                used.update(range(first, i1))
+                a, b = toks[k + skipped].start, toks[i1 - 1].end
+                used.update(range(k, i1))
                 ev = pend.evidence + [self._evidence(turn, a, b)]
                 out.append(_Cand(street_f, _street_value(pend.street, value), 0.8, a, ev))
+                if not turn.corrections:
+                    break
+                first_only, k = False, i1  # "forty-two, no sorry, twenty-four"
+            if out:
                 return out
         if not want:
             return out
+        if street_f in expected and not agent and not any(
+                _street_name_at(toks, i) for i in range(len(toks))):
+            got = self._plain_street(turn, used)
+            if got is not None:
+                return [got]
         for i, t in enumerate(toks):
             if i in used or t.kind != "word":
                 continue
@@ -953,6 +1012,45 @@ class FormFiller:
                 self._pending = _Pending("street", [], ev, street=name if dutch else "|" + name)
                 return out
         return out
+
+    def _plain_street(self, turn: _Turn, used: set[int]) -> _Cand | None:
+        """An answer to "what's your address?" whose street has no street-type word:
+        "Damrak 1" (name then number) or "12 Kingsway" (number then name)."""
+        street_f = self._fid("street_address")
+        toks, text = turn.toks, turn.seg.text
+        for a, _ in turn.sentences:
+            m = NAME_INTRO_RE.match(text, a)
+            p = m.end() if m else a
+            i = next((k for k, t in enumerate(toks) if t.start >= p), None)
+            if i is None or i in used:
+                continue
+            j = i
+            while j < len(toks) and j - i < 3 and _is_name_word(toks[j]) and \
+                    toks[j].low not in CITY_STOP and read_number(toks, j) is None:
+                j += 1
+            if j > i:
+                num = _house_number(toks, j, used)
+                if num is not None and num[2] <= 2 and (
+                        num[1] == len(toks) or toks[num[1]].kind == "punct"):
+                    name = " ".join(t.text for t in toks[i:j])
+                    a0, b0 = toks[i].start, toks[num[1] - 1].end
+                    used.update(range(i, num[1]))
+                    return _Cand(street_f, f"{name} {num[0]}", 0.7, a0,
+                                 [self._evidence(turn, a0, b0)])
+            num = _house_number(toks, i, used, english=True)
+            if num is not None and num[2] == 0:
+                j = num[1]
+                k = j
+                while k < len(toks) and k - j < 3 and _is_name_word(toks[k]) and \
+                        toks[k].low not in CITY_STOP:
+                    k += 1
+                if k > j and (k == len(toks) or toks[k].kind == "punct"):
+                    name = " ".join(t.text for t in toks[j:k])
+                    a0, b0 = toks[i].start, toks[k - 1].end
+                    used.update(range(i, k))
+                    return _Cand(street_f, f"{num[0]} {name}", 0.7, a0,
+                                 [self._evidence(turn, a0, b0)])
+        return None
 
     # ------------------------------------------------------------------ cities
 
@@ -1344,8 +1442,12 @@ def _street_name_at(toks: list[Token], i: int) -> tuple[str, int, int, bool] | N
     return None
 
 
-def _house_number(toks: list[Token], i: int, used: set[int]) -> tuple[str, int, int] | None:
-    """House number (with an addition letter) at or just after i: (value, after, skipped)."""
+def _house_number(toks: list[Token], i: int, used: set[int],
+                  english: bool = False) -> tuple[str, int, int] | None:
+    """House number (with an addition letter) at or just after i: (value, after, skipped).
+
+    Digits said singly are joined ("een vier vijf" -> 145), as are two pairs in English
+    order ("fourteen twenty North Clark Street" -> 1420); a comma ends the number."""
     skipped = 0
     while i < len(toks) and (toks[i].text in (",", ":", "-") or HOUSE_NO_RE.match(toks[i].low)
                              or toks[i].low in FILLERS or toks[i].low in (
@@ -1354,14 +1456,24 @@ def _house_number(toks: list[Token], i: int, used: set[int]) -> tuple[str, int, 
         skipped += 1
     if i >= len(toks) or i in used:
         return None
+    if toks[i].kind == "alnum":
+        m = re.fullmatch(r"(\d{1,5})-?([A-Za-z])", toks[i].text)
+        return (m.group(1) + m.group(2).upper(), i + 1, skipped) if m else None
     num = read_number(toks, i)
-    if num is None or not 1 <= num.value <= 9999:
-        if toks[i].kind == "alnum":
-            m = re.fullmatch(r"(\d{1,4})([A-Za-z])", toks[i].text)
-            if m:
-                return m.group(1) + m.group(2).upper(), i + 1, skipped
+    if num is None or not 1 <= num.value <= 99999 or num.digits.startswith("0"):
         return None
     value, j = num.digits, num.i1
+    if not num.numeral:
+        while j < len(toks) and j not in used and toks[j].kind == "word" \
+                and not toks[j - 1].text.endswith(","):
+            nxt = read_number(toks, j)
+            if nxt is None or nxt.numeral:
+                break
+            single = len(value) == 1 or all(len(c) == 1 for c in (value[-1:], nxt.digits))
+            pairs = english and len(value) == 2 and len(nxt.digits) == 2
+            if not (single and len(nxt.digits) == 1 or pairs) or len(value) + len(nxt.digits) > 4:
+                break
+            value, j = value + nxt.digits, nxt.i1
     if j < len(toks) and toks[j].kind == "word" and len(toks[j].text) == 1 and \
             toks[j].text.isalpha() and toks[j].text.upper() not in ("I", "O") and \
             toks[j].text.isupper():
@@ -1372,9 +1484,10 @@ def _house_number(toks: list[Token], i: int, used: set[int]) -> tuple[str, int, 
 
 def _house_number_before(toks: list[Token], s0: int, used: set[int]) -> tuple[str, int] | None:
     for i in range(max(0, s0 - 4), s0):
-        if i in used:
-            continue
-        num = _house_number(toks, i, used)
+        if i in used or (i > 0 and read_number(toks, i - 1) is not None
+                         and not toks[i - 1].text.endswith(",") and i - 1 >= s0 - 4):
+            continue  # start at the first number word of the group
+        num = _house_number(toks, i, used, english=True)
         if num is not None and num[1] == s0 and num[2] == 0:
             return num[0], i
     return None

@@ -12,7 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 import unicodedata
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 # ----------------------------------------------------------------------------- tokens
 
@@ -317,6 +317,7 @@ class Item:
     i1: int
     strong: bool = True
     zero_or_o: bool = False  # a lone "O": the letter or zero, decided by the field
+    gap_before: bool = False  # a pause (comma) or a new written group before this piece
 
 
 @dataclass(frozen=True)
@@ -386,7 +387,7 @@ def _split_alnum(t: Token, i: int) -> list[Item]:
     return out
 
 
-_RUN_JOINERS = {",", "-", "–", "/", "‐"}
+_RUN_JOINERS = {",", "-", "–", "/", "‐", "(", ")"}
 
 
 def value_runs(tokens: list[Token], skip: set[int] | frozenset[int] = frozenset()) -> list[Run]:
@@ -399,12 +400,22 @@ def value_runs(tokens: list[Token], skip: set[int] | frozenset[int] = frozenset(
     runs: list[list[Item]] = []
     cur: list[Item] = []
     i, n = 0, len(tokens)
+    gap = False
 
     def close() -> None:
         nonlocal cur
         if cur:
             runs.append(cur)
         cur = []
+
+    def add(item: Item) -> None:
+        nonlocal gap
+        written = tokens[item.i0].kind in ("num", "alnum")
+        if cur and (gap or (written and tokens[cur[-1].i0].kind in ("num", "alnum")
+                            and cur[-1].i0 != item.i0)):
+            item = replace(item, gap_before=True)
+        cur.append(item)
+        gap = False
 
     while i < n:
         if i in skip:
@@ -415,17 +426,18 @@ def value_runs(tokens: list[Token], skip: set[int] | frozenset[int] = frozenset(
         if t.kind == "punct":
             if t.text not in _RUN_JOINERS:
                 close()
+            gap = True
             i += 1
             continue
         if t.low in FILLERS:
+            gap = True
             i += 1
             continue
         rep = MULTIPLIERS.get(t.low)
         if rep and i + 1 < n and i + 1 not in skip:
             nxt = _single_piece(tokens, i + 1)
             if nxt is not None and len(nxt.text) == 1:
-                cur.append(Item(nxt.kind, nxt.text * rep, t.start, nxt.end, i, nxt.i1, True,
-                                False))
+                add(Item(nxt.kind, nxt.text * rep, t.start, nxt.end, i, nxt.i1, True, False))
                 i = nxt.i1
                 continue
         piece = _single_piece(tokens, i)
@@ -434,10 +446,11 @@ def value_runs(tokens: list[Token], skip: set[int] | frozenset[int] = frozenset(
             i += 1
             continue
         if tokens[i].kind == "alnum":
-            cur.extend(_split_alnum(tokens[i], i))
+            for it in _split_alnum(tokens[i], i):
+                add(it)
             i += 1
             continue
-        cur.append(piece)
+        add(piece)
         i = piece.i1
         # "P for Peter", "P van Pieter": the example word only confirms the letter
         if piece.kind == "l" and len(piece.text) == 1 and i + 1 < n:
@@ -445,7 +458,7 @@ def value_runs(tokens: list[Token], skip: set[int] | frozenset[int] = frozenset(
             if tokens[i].low == "as" and i + 1 < n and tokens[i + 1].low == "in":
                 k = i + 2
             if k and k < n and tokens[k].text[:1].upper() == piece.text and len(tokens[k].text) > 2:
-                cur[-1] = Item("l", piece.text, piece.start, piece.end, piece.i0, piece.i1, True)
+                cur[-1] = replace(cur[-1], strong=True)
                 i = k + 1
     close()
     return [r for items in runs for r in _drop_weak(items)]
@@ -471,9 +484,8 @@ def _drop_weak(items: list[Item]) -> list[Run]:
     changed = True
     while changed:
         changed = False
-        for k, it in enumerate(items):
-            if not keep[k] and any(0 <= m < len(items) and keep[m] and items[m].kind == it.kind
-                                   for m in (k - 1, k + 1)):
+        for k in range(len(items)):
+            if not keep[k] and any(0 <= m < len(items) and keep[m] for m in (k - 1, k + 1)):
                 keep[k] = changed = True
     out, cur = [], []
     for k, it in enumerate(items):
@@ -572,7 +584,12 @@ def _label_at(tokens: list[Token], i: int) -> tuple[str, int] | None:
 def _label_ending_at(tokens: list[Token], k: int) -> tuple[str, int] | None:
     """The address label whose last token is k: (text, first index)."""
     t = tokens[k]
-    if t.kind == "punct" or t.low in _LOCAL_STOP or t.low in FILLERS or "'" in t.low:
+    # "a punt de jong": a stop word is a label when separators surround it
+    after_sep = k > 0 and _sep_at(tokens, k - 1) is not None
+    before_sep = _sep_at(tokens, k + 1) is not None
+    joined = (after_sep and t.low in ("de", "van")) or (before_sep and len(t.text) == 1)
+    if t.kind == "punct" or (t.low in _LOCAL_STOP and not joined) or t.low in FILLERS \
+            or "'" in t.low:
         return None
     if len(t.text) == 1 and t.text.isalpha():
         b = k
