@@ -26,7 +26,7 @@ SUMMARY_THRESHOLD = 0.4
 
 # stem -> concept; both languages map to the same concept
 _CONCEPTS: dict[str, list[str]] = {
-    "verify": ["verify", "verifi", "verification", "verifieer", "controleer", "controle", "check",
+    "verify": ["verify", "verifi", "verification", "verifieer", "verifier", "controleer", "controle", "check",
                "identiteitscontrole", "identiteit", "identity", "ident", "holder", "polishouder"],
     "explain": ["explain", "leg", "uitleg", "mention", "noem", "tell", "vertel", "inform", "warn", "waarschuw"],
     "offer": ["offer", "bied", "aanbod", "suggest", "stel", "voorstel"],

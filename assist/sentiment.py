@@ -150,7 +150,7 @@ class SentimentTracker:
         if not hist:
             return 0.0
         last = hist[-3:][::-1]
-        weights = [0.5, 0.3, 0.2][: len(last)]
+        weights = [0.6, 0.25, 0.15][: len(last)]
         recent = sum(w * s for w, s in zip(weights, last, strict=True)) / sum(weights)
         overall = sum(hist) / len(hist)
         return 0.75 * recent + 0.25 * overall

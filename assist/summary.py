@@ -62,14 +62,16 @@ _FOLLOW = {
               r"\b(callback|call you back|note for a call)\b",
         "nl": r"\bik (stuur|bel|geef|zorg|regel|mail)\b|\bterugbel",
     },
-    "customer": {
-        "en": r"\b(i.?ll|i will|i.?m going to) (do|try|call|send|upload|bring|keep|check|wait|sign|phone|ring|"
-              r"get|give|look|report|take|go)\b|\bwill do\b|\b(please|make sure you|don.?t forget to|you.?ll need to|"
-              r"you need to|you can then)\b",
-        "nl": r"\b(ik )?(zal|ga) (\w+ )?(doen|proberen|bellen|sturen|uploaden|regelen|aanvragen|afwachten)\b|"
-              r"\bdan wacht ik\b|\b(u moet|je moet|vergeet niet|u kunt (\w+ ){0,4}(uploaden|aanvragen|doorgeven))\b",
+    "instruct": {  # the agent asks the customer to do something
+        "en": r"\b(please|make sure you|don.?t forget to|you.?ll need to|you need to|you can then)\b",
+        "nl": r"\b(u moet|je moet|vergeet niet|wilt u|wil je|u kunt (\w+ ){0,4}(uploaden|aanvragen|doorgeven))\b",
+    },
+    "commit": {  # the customer says they will do something
+        "en": r"\b(i.?ll|i will|i.?m going to|i.?m gonna) (?!be\b|have\b|need\b)\w+|\bwill do\b",
+        "nl": r"\bik (zal|ga) (?!niet\b)\w+|\b(zal|ga) ik\b|\bdat doe ik\b|\bdan wacht ik\b",
     },
 }
+
 _HOLD = re.compile(r"\b(one moment|bear with me|let me check|hold on|just a (moment|second|sec)|"
                    r"een moment(je)?|ogenblik(je)?)\b")
 _FOLLOW_RE = {owner: {lang: re.compile(p) for lang, p in by.items()} for owner, by in _FOLLOW.items()}
@@ -324,9 +326,9 @@ def _owner(low: str, speaker: str, lang: str) -> str | None:
     if "?" in low or _HOLD.search(low):
         return None
     if speaker == "customer":
-        return "customer" if _FOLLOW_RE["customer"][l2].search(low) else None
-    for owner in ("agent", "back_office", "customer"):
-        if _FOLLOW_RE[owner][l2].search(low):
+        return "customer" if _FOLLOW_RE["commit"][l2].search(low) else None
+    for key, owner in (("agent", "agent"), ("back_office", "back_office"), ("instruct", "customer")):
+        if _FOLLOW_RE[key][l2].search(low):
             return owner
     return None
 
