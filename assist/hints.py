@@ -245,13 +245,10 @@ def _check(when: Mapping[str, Any], inp: HintInput) -> tuple[list[Evidence], flo
         evidence = evidence or [seg_evidence(seg)]
         strength = max(strength, 0.7)
     if "fields_filled" in when:
-        vals = [v for v in inp.new_values if v.field in when["fields_filled"] and v.evidence]
-        if not vals:
+        found = _value_trigger([v for v in inp.new_values if v.field in when["fields_filled"]], inp)
+        if found is None:
             return None
-        v = vals[0]
-        evidence = list(v.evidence)
-        fmt = {"field": v.field, "field_label": inp.field_labels.get(v.field, v.field.replace("_", " "))}
-        strength = 0.85
+        evidence, fmt, strength = found
     if "fields_present" in when and not all(f in inp.values for f in when["fields_present"]):
         return None
     if any(f in inp.values for f in when.get("missing_fields", [])):
@@ -265,13 +262,10 @@ def _check(when: Mapping[str, Any], inp: HintInput) -> tuple[list[Evidence], flo
     if when.get("correction") is False and any(v.correction or v.replaces for v in inp.new_values):
         return None  # the correction hint covers it
     if when.get("correction"):
-        vals = [v for v in inp.new_values if (v.correction or v.replaces) and v.evidence]
-        if not vals:
+        found = _value_trigger([v for v in inp.new_values if v.correction or v.replaces], inp)
+        if found is None:
             return None
-        v = vals[0]
-        evidence = list(v.evidence)
-        fmt = {"field": v.field, "field_label": inp.field_labels.get(v.field, v.field.replace("_", " "))}
-        strength = 0.85
+        evidence, fmt, strength = found
     if "any" in when:
         alternatives = [r for r in (_check(sub, inp) for sub in when["any"]) if r is not None]
         if not alternatives:
@@ -284,3 +278,14 @@ def _check(when: Mapping[str, Any], inp: HintInput) -> tuple[list[Evidence], flo
     if not evidence:
         evidence = [seg_evidence(seg)]
     return evidence, strength, fmt
+
+
+def _value_trigger(values: Sequence[FormValueLike], inp: HintInput
+                   ) -> tuple[list[Evidence], dict[str, str], float] | None:
+    """A form value said in this segment: its evidence, and its field for the hint text."""
+    vals = [v for v in values if v.evidence]
+    if not vals:
+        return None
+    v = vals[0]
+    label = inp.field_labels.get(v.field, v.field.replace("_", " "))
+    return list(v.evidence), {"field": v.field, "field_label": label}, 0.85

@@ -225,6 +225,15 @@ class LLMRefiner:
             raise LLMError("llm_timeout", f"no answer within {self.timeout}s") from exc
         return parse_json(raw, schema)
 
+    async def _ask_or_notice(self, messages: list[dict[str, str]], schema: dict[str, Any],
+                             notices: list[dict[str, str]]) -> dict[str, Any] | None:
+        """The validated answer, or None with the failure added to `notices`."""
+        try:
+            return await self._ask(messages, schema)
+        except LLMError as exc:
+            notices.append({"code": exc.code, "message": str(exc), "level": "warning"})
+            return None
+
     async def refine(self, segments: Sequence[Segment], form: Any,
                      current: dict[str, str]) -> RefineResult:
         fields = {f.id: f.label_for(self.language) for f in form.fields}
@@ -234,10 +243,8 @@ class LLMRefiner:
             current=json.dumps(current, ensure_ascii=False) if current else "(none)",
             transcript=transcript_lines(segments))
         result = RefineResult()
-        try:
-            data = await self._ask(messages, REFINE_SCHEMA)
-        except LLMError as exc:
-            result.notices.append({"code": exc.code, "message": str(exc), "level": "warning"})
+        data = await self._ask_or_notice(messages, REFINE_SCHEMA, result.notices)
+        if data is None:
             return result
         ids = {s.segment_id for s in segments}
         for v in data["form_values"]:
@@ -258,10 +265,8 @@ class LLMRefiner:
         messages = render("summary", language=self.language, draft=draft.get("text", ""),
                           transcript=transcript_lines(segments))
         result = SummaryResult()
-        try:
-            data = await self._ask(messages, SUMMARY_SCHEMA)
-        except LLMError as exc:
-            result.notices.append({"code": exc.code, "message": str(exc), "level": "warning"})
+        data = await self._ask_or_notice(messages, SUMMARY_SCHEMA, result.notices)
+        if data is None:
             return result
         by_id = {s.segment_id: s for s in segments}
 

@@ -65,11 +65,15 @@ def test_own_calls_contract_and_escalation():
     assert langs == {"en", "nl"}
 
 
-def test_dev_en_01_specifics():
-    path = next((p for p in shared_calls() if p.stem == "dev_en_01"), None)
+def dev_call(stem: str) -> Path:
+    path = next((p for p in shared_calls() if p.stem == stem), None)
     if path is None:
-        pytest.skip("dev_en_01 missing")
-    s, events, t = run_file(path)
+        pytest.skip(f"{stem} missing")
+    return path
+
+
+def test_dev_en_01_specifics():
+    s, events, t = run_file(dev_call("dev_en_01"))
     passcode = next(e for e in events if e["type"] == "Hint" and e["rule"] == "never_take_passcode")
     assert passcode["evidence"][0]["segment_id"] == "t7"
     kb = [e for e in events if e["type"] == "KnowledgeAnswer"]
@@ -80,10 +84,7 @@ def test_dev_en_01_specifics():
 
 
 def test_dev_nl_02_ai_complaint():
-    path = next((p for p in shared_calls() if p.stem == "dev_nl_02"), None)
-    if path is None:
-        pytest.skip("dev_nl_02 missing")
-    s, events, t = run_file(path)
+    s, events, t = run_file(dev_call("dev_nl_02"))
     ai = next(e for e in events if e["type"] == "Hint" and e["rule"] == "ai_written_complaint")
     assert ai["evidence"][0]["segment_id"] == "t7" and ai["language"] == "nl"
     assert any(e["type"] == "Alert" and e["kind"] == "complaint" for e in events)
@@ -130,9 +131,7 @@ def test_plain_transcript_and_timing_file(tmp_path: Path):
 
 
 def test_dev_timing_file_is_used():
-    path = next((p for p in shared_calls() if p.stem == "dev_en_02"), None)
-    if path is None:
-        pytest.skip("dev_en_02 missing")
+    path = dev_call("dev_en_02")
     t = load_transcript(path)
     timing = json.loads(path.with_name("dev_en_02.timing.json").read_text())
     assert t.segments[3].start == timing["turns"][3]["start"]
