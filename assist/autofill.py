@@ -109,6 +109,9 @@ STRANGER_RE = _rx(
     r"wederpartij|andere (?:bestuurder|partij|auto)|derde partij)\b")
 SELF_RE = _rx(r"\b(?:and mine|mine is|my own|for me|en die van mij|en de mijne|die van mij|"
               r"mijn eigen|van mijzelf|myself)\b")
+BEREAVEMENT_RE = _rx(
+    r"\b(?:passed away|died|has died|death|deceased|bereavement|funeral|my late|"
+    r"overleden|overlijden|nabestaande|nabestaanden|begrafenis|uitvaart|is gestorven)\b")
 STALE_RE = _rx(
     r"\b(?:(?:old|previous|former|oude|vorige|voormalige|vroegere)\s+(?:\w+\s+)?"
     r"(?:number|address|email|e-mail|phone|mobile|account|one|nummer|adres|e-?mailadres|"
@@ -138,6 +141,9 @@ CONFIRM_RE = _rx(
 BACKCHANNEL_RE = _rx(
     r"^\W*(?:yes|yeah|yep|ok(?:ay)?|right|go on|go ahead|mm-?hm|uh-?huh|sure|got it|thanks|"
     r"thank you|ja|oké|oke|prima|ga door|ga maar door|hm-?hm|ja\?|top|en verder)\W*$")
+AGENT_NAME_RE = _rx(
+    r"\b(?:am i speaking (?:to|with)|is this|are you|spreek ik met|bent u|ben jij|spreek ik)\s+"
+    r"(?:(?:mr|mrs|ms|miss|dr|meneer|mevrouw)\.?\s+)?(?=[A-Z])")
 REPEAT_RE = _rx(r"\b(?:spell|repeat|again|say that|once more|slowly|pardon|nog een keer|nog eens|"
                 r"herhalen|spellen|langzaam|sorry\?)")
 NAME_INTRO_RE = _rx(
@@ -204,8 +210,6 @@ UNIT_WORDS = {
     "percent", "procent", "%", "minutes", "minuten", "hours", "hour", "uur", "days", "dagen", "day",
     "weeks", "weken", "months", "maanden", "years", "jaar", "jaren", "kwh", "kilowatt", "gb", "mb",
     "kilometres", "kilometers", "km", "miles", "times", "keer", "items", "stuks"}
-PERSONAL_TYPES = {"person_name", "date_of_birth", "phone", "email", "bsn", "street_address",
-                  "postcode", "city"}
 SHAPE_TYPES = ("iban", "phone", "postcode")
 
 
@@ -327,6 +331,7 @@ class FormFiller:
         self._blocked_recent: dict[str, int] = {}
         self._last_customer_fields: list[str] = []
         self._stranger_topic = 0  # turns left in which "his"/"her" may mean a stranger
+        self._bereavement = False  # the call is about a deceased person's accounts
         self._by_type: dict[str, list[FieldSpec]] = {}
         for f in self.form.fields:
             self._by_type.setdefault(f.type, []).append(f)
@@ -339,6 +344,7 @@ class FormFiller:
         turn = self._prepare(segment)
         self._turns.append(turn)
         self._stranger_topic = 4 if turn.stranger else max(0, self._stranger_topic - 1)
+        self._bereavement = self._bereavement or bool(BEREAVEMENT_RE.search(segment.text))
         out = self._agent_turn(turn) if segment.speaker == "agent" else self._customer_turn(turn)
         seen: dict[str, FormValue] = {}
         for fv in out:
@@ -466,6 +472,8 @@ class FormFiller:
         text = turn.seg.text
         confirm_style = "?" in text or bool(CONFIRM_RE.search(text))
         cued = {fid for _, _, fid in self._cue_hits(text)}
+        if self._fid("street_address") in cued:  # "Is your address still ..., Bristol, BS8 1AB?"
+            cued |= {self._fid("postcode"), self._fid("city")}
         cands = self._extract(turn, agent=True)
         readback = any(self._current.get(c.field) is not None
                        and self._current[c.field].value == c.value for c in cands)
@@ -479,6 +487,14 @@ class FormFiller:
                   and (c.field, c.value) not in self._dismissed):
                 # the agent says a value the caller has not: it counts once the caller agrees
                 self._agent_pending.append(c)
+        name_f = self._fid("person_name")
+        m = AGENT_NAME_RE.search(text)
+        if m and name_f and name_f not in self._current and name_f not in self._locked:
+            got = self._name_at(turn, m.end())  # "Am I speaking with Mr Nathan Greaves?"
+            if got is not None:
+                words, a, b = got
+                self._agent_pending.append(_Cand(name_f, " ".join(words), 0.8, a,
+                                                 [self._evidence(turn, a, b)]))
         for fid, cur in list(self._current.items()):  # literal read-backs: names, cities
             if self._ftype(fid) in ("person_name", "city") and len(cur.value) > 2:
                 k = turn.low.find(fold(cur.value))
@@ -495,6 +511,7 @@ class FormFiller:
         asks = [s for s in sents if text[s[0]:s[1]].rstrip().endswith("?")]
         if not asks:
             asks = [s for s in sents if REQUEST_RE.search(text, s[0], s[1])]
+        real_asks = list(asks)
         if not asks and len(text[sents[-1][0]:sents[-1][1]].split()) <= 8:
             asks = [sents[-1]]  # "And the postcode."
         fields: list[str] = []
@@ -505,8 +522,8 @@ class FormFiller:
                     fields.append(fid)
             if _inside(a, turn.relation) or any(a <= x < b for x, _ in turn.relation):
                 third = True
-            if any(a <= x < b for x, _ in turn.secret):
-                secret = True
+            if (a, b) in real_asks and any(a <= x < b for x, _ in turn.secret):
+                secret = True  # "What's your PIN?", not "Your PIN stays the same."
         if asks and not fields and not secret and len(text) < 80:
             # "Could you spell that?" keeps the question open; "What's the new one?" refers
             # to what the caller just said they want to change
@@ -545,6 +562,8 @@ class FormFiller:
             if fv is not None:
                 out.append(fv)
         self._last_customer_fields = [fid for _, _, fid in self._cue_hits(text)]
+        if len(text.split()) > 4 or any(c.isdigit() for c in text):
+            self._expect_secret = False  # the answer to a secret question has been given
         self._expected_age += 1
         if self._expected_age >= 2:
             self._expected, self._expect_third, self._expect_secret = [], False, False
@@ -567,10 +586,10 @@ class FormFiller:
         ftype = self._ftype(fid)
         if _inside(pos, turn.stranger):
             return False
-        # relatives' personal details are not the caller's; after a stranger was mentioned
-        # ("the other driver"), "his policy number" is not the caller's either
-        if (ftype in PERSONAL_TYPES or self._stranger_topic) and (
-                _inside(pos, turn.relation) or (not agent and self._expect_third)):
+        # other people's details are not the caller's form; only in a bereavement call is the
+        # deceased relative's bank account the account the call is about
+        exempt = self._bereavement and ftype in ("iban", "reference") and not self._stranger_topic
+        if not exempt and (_inside(pos, turn.relation) or (not agent and self._expect_third)):
             return False
         return not _inside(pos, turn.stale)
 
@@ -661,7 +680,11 @@ class FormFiller:
                     items = items[k:]
                     if not items:
                         continue
-            fields = kw or list(expected)
+            # "Can you call me on my US number? It's 312-555-0162.": a field the caller named
+            # earlier in the same turn
+            sent0 = next((a for a, b in turn.sentences if a <= run.start < b), 0)
+            local = [fid for _, _, fid in self._cue_hits(turn.seg.text, 0, sent0)]
+            fields = kw or list(dict.fromkeys(local + list(expected)))
             if agent:
                 fields = kw + [f for f in self._current if f not in kw]
             out.extend(self._assign(turn, items, fields, agent))
@@ -1076,7 +1099,8 @@ class FormFiller:
                 continue
             while i < len(toks) and (toks[i].text in (",", "-") or toks[i].low in (
                     "in", "te", "and", "en", "uh", "um", "eh", "it's", "het", "is", "yes", "ja",
-                    "city", "town", "woonplaats", "plaats", "stad", "the", "de")):
+                    "city", "town", "woonplaats", "plaats", "stad", "the", "de", "that's", "thats",
+                    "dat", "which", "that", "dus", "so", "called")):
                 i += 1
             words, a, b = [], None, None
             while i < len(toks) and len(words) < 4:

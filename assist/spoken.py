@@ -424,9 +424,14 @@ def value_runs(tokens: list[Token], skip: set[int] | frozenset[int] = frozenset(
             continue
         t = tokens[i]
         if t.kind == "punct":
-            if t.text not in _RUN_JOINERS:
+            # "S.E. 15" as an ASR writes spelled letters: a dot glued to a letter joins
+            dotted = (t.text == "." and not t.space_before and i > 0
+                      and len(tokens[i - 1].text) == 1 and (
+                          (i + 1 < n and not tokens[i + 1].space_before)
+                          or (i >= 2 and tokens[i - 2].text == "." and not tokens[i - 1].space_before)))
+            if t.text not in _RUN_JOINERS and not dotted:
                 close()
-            gap = True
+            gap = gap or not dotted
             i += 1
             continue
         if t.low in FILLERS:

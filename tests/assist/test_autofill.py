@@ -205,6 +205,48 @@ def test_bad_iban_checksum_is_blocked_and_a_valid_one_later_is_proposed():
     assert out[0].correction is True and out[0].replaces is None
 
 
+# Hand-labelled single exchanges: the many ways callers (and an ASR) say values.
+VARIANTS = [
+ ("en", [("a","What's the address?"),("c","It's fourteen twenty North Clark Street, Chicago.")], {"street_address":"1420 North Clark Street","city":"Chicago"}),
+ ("nl", [("a","Wat is uw adres?"),("c","Damrak 1, in Amsterdam.")], {"street_address":"Damrak 1","city":"Amsterdam"}),
+ ("nl", [("a","Wat is uw adres?"),("c","Biltstraat een vier vijf.")], {"street_address":"Biltstraat 145"}),
+ ("en", [("a","And the street?"),("c","Kingsley Road."),("a","And the house number?"),("c","Forty-two, no sorry, twenty-four.")], {"street_address":"24 Kingsley Road"}),
+ ("en", [("a","And your postcode?"),("c","S E fifteen, four R G."),("a","S E fifteen four R G?"),("c","No, it's R J, not R G.")], {"postcode":"SE15 4RJ"}),
+ ("en", [("a","Can I take your customer number?"),("c","Sure, one second."),("a","No problem."),("c","Here it is: 5192 0374.")], {"customer_number":"51920374"}),
+ ("en", [("a","And your postcode."),("c","It's S W one A, one A A.")], {"postcode":"SW1A 1AA"}),
+ ("en", [("a","What number can we call you on?"),("c","It's (312) 555-0187.")], {"phone_number":"+13125550187"}),
+ ("en", [("a","What number can we call you on?"),("c","Plus three one, six, one two eight seven, three three four oh.")], {"phone_number":"+31612873340"}),
+ ("en", [("a","What number can we call you on?"),("c","+31 6 1287 3340.")], {"phone_number":"+31612873340"}),
+ ("en", [("a","Can I take your account number?"),("c","I paid twelve thousand five hundred pounds last year, I don't have it.")], {}),
+ ("en", [("a","And the code we sent you by text?"),("c","It's four eight two, nine one oh.")], {}),
+ ("en", [("c","The code they sent me is four eight two nine one oh.")], {}),
+ ("nl", [("a","Wat is uw e-mailadres?"),("c","a punt de jong apenstaartje example punt nl")], {"email":"a.dejong@example.nl"}),
+ ("en", [("a","And your date of birth?"),("c","14th March 85.")], {"date_of_birth":"1985-03-14"}),
+ ("en", [("a","And your date of birth?"),("c","It's March 14th, '85.")], {"date_of_birth":"1985-03-14"}),
+ ("en", [("a","Can I take your name?"),("c","Sarah. Sarah Mitchell.")], {"full_name":"Sarah Mitchell"}),
+ ("en", [("a","What's your sort code and account number?"),("c","Sort code four oh, five one, six seven, account number one two three four five six seven eight.")], {"account_number":"12345678"}),
+ ("nl", [("a","Wat is uw postcode?"),("c","Dertig vijfendertig E M.")], {"postcode":"3035 EM"}),
+ ("nl", [("a","Op welk nummer bent u bereikbaar?"),("c","Zes twee... nee, nul zes, twaalf, achtenzeventig, drieënveertig, eenentwintig.")], {"phone_number":"+31612784321"}),
+ ("en", [("a","Could I get your email?"),("c","Yeah it's sarah dot mitchell at example dot com, all lower case.")], {"email":"sarah.mitchell@example.com"}),
+ ("en", [("a","Can I take your full name?"),("c","It's Mitchell, Sarah Mitchell. M I T C H E double L.")], {"full_name":"Sarah Mitchell"}),
+ ("en", [("a","And your postcode please?"),("c","Yeah, it's L S six, two Q T, that's Leeds.")], {"postcode":"LS6 2QT","city":"Leeds"}),
+ ("nl", [("a","Mag ik uw geboortedatum?"),("c","Ja, dat is de veertiende maart negentien vijfentachtig.")], {"date_of_birth":"1985-03-14"}),
+ ("nl", [("a","En uw IBAN?"),("c","NL91 ABNA 0417 1643 00.")], {"iban":"NL91ABNA0417164300"}),
+ ("en", [("a","What's the IBAN?"),("c","N L nine one, A B N A, oh four one seven, one six four three, double oh.")], {"iban":"NL91ABNA0417164300"}),
+ ("en", [("a","Can I have your policy number?"),("c","Yes, it's the one on my letter, P O L, seven seven one, four oh two.")], {"policy_number":"POL771402"}),
+    ("en", [("a","Good morning, am I speaking with Mr Nathan Greaves?"),("c","Yes, speaking.")], {"full_name":"Nathan Greaves"}),
+    ("nl", [("a","Goedemiddag, spreek ik met mevrouw Eva Hoekstra?"),("c","Nee, die is er niet.")], {}),
+    ("en", [("a","And your postcode?"),("c","It's S.E. 15, 4 R.J.")], {"postcode":"SE15 4RJ"}),
+]
+
+
+@pytest.mark.parametrize("language,turns,expected", VARIANTS)
+def test_spoken_variants_in_context(language, turns, expected):
+    filler, _ = play(turns, language)
+    assert filler.values() == expected
+    check_evidence(filler, turns)
+
+
 # ----------------------------------------------------------------------------- corrections
 
 
@@ -289,6 +331,14 @@ def test_dismissed_value_is_not_reproposed_but_a_new_one_is():
 # ----------------------------------------------------------------------------- whose values
 
 
+def test_a_friends_policy_number_is_not_the_callers():
+    turns = [("a", "Can I take your policy number?"), ("c", "It's T R, nine oh four, triple one, six."),
+             ("c", "My friend is on her own policy. Her policy number is T R, nine oh four, two two "
+                   "two, eight.")]
+    filler, _ = play(turns)
+    assert filler.values() == {"policy_number": "TR9041116"}
+
+
 def test_third_party_details_are_not_the_callers():
     turns = [
         ("a", "Can I take your date of birth?"),
@@ -320,7 +370,8 @@ def test_dutch_third_party_and_other_driver():
 
 def test_bereavement_account_is_the_case_but_the_deceaseds_birthday_is_not():
     turns = [
-        ("a", "Can I take your name?"),
+        ("c", "Hello. My mother passed away last month and I need to let you know."),
+        ("a", "I'm so sorry for your loss. Can I take your name?"),
         ("c", "Yes, it's Daniel Okafor."),
         ("a", "And your mother's date of birth?"),
         ("c", "The second of February, nineteen forty-eight."),
