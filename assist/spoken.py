@@ -124,24 +124,14 @@ def nl_number(w: str) -> int | None:
     for table in (NL_UNITS, NL_TEENS, NL_TENS):
         if w in table:
             return table[w]
-    if w == "honderd":
-        return 100
-    if w == "duizend":
-        return 1000
-    if "duizend" in w:
-        left, _, right = w.partition("duizend")
-        lv = nl_number(left) if left else 1
-        rv = _nl_rest(right, 1000)
-        if lv is not None and 1 <= lv < 1000 and rv is not None:
-            return lv * 1000 + rv
-        return None
-    if "honderd" in w:
-        left, _, right = w.partition("honderd")
-        lv = nl_number(left) if left else 1
-        rv = _nl_rest(right, 100)
-        if lv is not None and 1 <= lv < 100 and rv is not None:
-            return lv * 100 + rv
-        return None
+    for word, scale in (("duizend", 1000), ("honderd", 100)):
+        if word in w:  # "negentien|honderd|tweeennegentig": left * scale + right
+            left, _, right = w.partition(word)
+            lv = nl_number(left) if left else 1
+            rv = _nl_rest(right, scale)
+            if lv is not None and 1 <= lv < scale and rv is not None:
+                return lv * scale + rv
+            return None
     for u, uv in NL_UNITS.items():
         if uv and w.startswith(u + "en") and w[len(u) + 2:] in NL_TENS:
             return NL_TENS[w[len(u) + 2:]] + uv
