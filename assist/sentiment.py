@@ -21,7 +21,7 @@ from assist.text import fold, words
 from assist.types import Segment
 
 LEXICON_PATH = Path(__file__).resolve().parent.parent / "prompts" / "lexicons" / "sentiment.yaml"
-POSITIVE, NEGATIVE = 0.25, -0.25
+POSITIVE, NEGATIVE = 0.2, -0.25
 _CONDITIONAL = {"en": {"if", "would", "i'd", "might", "imagine"},
                 "nl": {"als", "zou", "mocht", "stel"}}
 

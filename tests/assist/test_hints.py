@@ -191,3 +191,12 @@ def test_every_hint_has_evidence_and_confidence():
     assert hints
     for h in hints:
         assert h["evidence"] and 0 < h["confidence"] <= 1 and h["id"].startswith("hint-")
+
+
+def test_third_party_details_en_nl_but_not_a_mere_mention():
+    _, ev = run(["A: Anything else?", "C: Yes, my husband wants to switch too, his number is oh six one two."])
+    assert "third_party_consent" in shown(ev)
+    _, ev = run(["A: Nog iets?", "C: Mijn vriendin wil ook overstappen, haar nummer is nul zes twaalf."], "nl")
+    assert "third_party_consent" in shown(ev)
+    _, ev = run(["A: Per adres één vergunning.", "C: Mijn vriend heeft ook een auto, jammer."], "nl")
+    assert "third_party_consent" not in shown(ev)
