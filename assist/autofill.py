@@ -144,6 +144,11 @@ BACKCHANNEL_RE = _rx(
 AGENT_NAME_RE = _rx(
     r"\b(?:am i speaking (?:to|with)|is this|are you|spreek ik met|bent u|ben jij|spreek ik)\s+"
     r"(?:(?:mr|mrs|ms|miss|dr|meneer|mevrouw)\.?\s+)?(?=[A-Z])")
+_PARTICLES_RE = r"(?:van|de|der|den|el|al|da|di|du|le|la|von|ter|ten)\s+"
+_NAME_WORDS = rf"((?:{_PARTICLES_RE})*[A-Z][\w'’-]+(?:\s+(?:{_PARTICLES_RE})*[A-Z][\w'’-]+)*)"
+FIRST_NAME_RE = re.compile(r"\b(?i:first name|christian name|voornaam)(?i:\s+is|'s)?[,:]?\s+([A-Z][\w'’-]+)")
+SURNAME_RE = re.compile(rf"\b(?i:surname|last name|family name|achternaam)(?i:\s+is|'s)?[,:]?\s+"
+                        rf"{_NAME_WORDS}")
 REPEAT_RE = _rx(r"\b(?:spell|repeat|again|say that|once more|slowly|pardon|nog een keer|nog eens|"
                 r"herhalen|spellen|langzaam|sorry\?)")
 NAME_INTRO_RE = _rx(
@@ -328,6 +333,7 @@ class FormFiller:
         self._expect_secret = False
         self._pending: _Pending | None = None
         self._agent_pending: list[_Cand] = []
+        self._read_back: list[FormValue] = []  # values the agent just read back
         self._blocked_recent: dict[str, int] = {}
         self._last_customer_fields: list[str] = []
         self._stranger_topic = 0  # turns left in which "his"/"her" may mean a stranger
@@ -469,18 +475,27 @@ class FormFiller:
     def _agent_turn(self, turn: _Turn) -> list[FormValue]:
         out: list[FormValue] = []
         self._agent_pending = []
+        self._read_back = []
         text = turn.seg.text
         confirm_style = "?" in text or bool(CONFIRM_RE.search(text))
         cued = {fid for _, _, fid in self._cue_hits(text)}
         if self._fid("street_address") in cued:  # "Is your address still ..., Bristol, BS8 1AB?"
             cued |= {self._fid("postcode"), self._fid("city")}
         cands = self._extract(turn, agent=True)
+        # a "no" answers the end of the agent's turn: the read-back there, or the one just before
+        # a short "Is that right?"
+        sents = turn.sentences
+        tail = sents[-1][0]
+        if len(sents) > 1 and len(text[sents[-1][0]:sents[-1][1]].split()) <= 4:
+            tail = sents[-2][0]
         readback = any(self._current.get(c.field) is not None
                        and self._current[c.field].value == c.value for c in cands)
         for c in cands:
             cur = self._current.get(c.field)
             if cur is not None and cur.value == c.value:
                 self._add_evidence(cur, c.evidence, 0.08)
+                if c.evidence[0].char_end >= tail:
+                    self._read_back.append(cur)
                 out.append(cur)
             elif (confirm_style and cur is None and c.field not in self._locked
                   and (c.field in cued or readback or self._ftype(c.field) in ("email", "iban"))
@@ -542,6 +557,7 @@ class FormFiller:
     def _customer_turn(self, turn: _Turn) -> list[FormValue]:
         out: list[FormValue] = []
         text = turn.seg.text
+        had_pending = bool(self._agent_pending)
         if self._agent_pending:
             if AFFIRM_RE.match(text) and not NEGATE_RE.match(text):
                 m = AFFIRM_RE.match(text)
@@ -553,6 +569,13 @@ class FormFiller:
                     if fv is not None:
                         out.append(fv)
             self._agent_pending = []
+        if self._read_back and NEGATE_RE.match(text) and not had_pending:
+            # "So that's X?" - "No." : X was probably misheard; keep it shown, not final
+            for fv in self._read_back:
+                if fv.status == "proposed":
+                    fv.confidence = min(fv.confidence, 0.4)
+                    out.append(fv)
+        self._read_back = []
         for c in sorted(self._extract(turn, agent=False), key=lambda c: c.pos):
             if c.patch is not None:
                 c = self._apply_patch(turn, *c.patch)
@@ -872,8 +895,7 @@ class FormFiller:
             if spec is None or _validate(spec.type, new) is None:
                 continue
             ev = [self._evidence(turn, *span)]
-            return _Cand(fv.field, _validate(spec.type, new), min(fv.confidence, 0.85),
-                         span[0], ev, correction=True)
+            return _Cand(fv.field, _validate(spec.type, new), 0.8, span[0], ev, correction=True)
         return None
 
     # ------------------------------------------------------------------ names
@@ -918,6 +940,14 @@ class FormFiller:
                         break
             out.append(_Cand(name_f, " ".join(words), conf, a, ev))
             break
+        if not out:  # "First name Nathan, surname Greaves"
+            first = FIRST_NAME_RE.search(text)
+            last = SURNAME_RE.search(text)
+            if first and last and self._allowed(turn, name_f, first.start(1), False):
+                value = f"{first.group(1)} {last.group(1)}"
+                ev = [self._evidence(turn, first.start(1), first.end(1)),
+                      self._evidence(turn, last.start(1), last.end(1))]
+                out.append(_Cand(name_f, value, 0.75, min(first.start(1), last.start(1)), ev))
         return out
 
     def _name_at(self, turn: _Turn, p: int) -> tuple[list[str], int, int] | None:
@@ -1320,9 +1350,23 @@ def _build(ftype: str, items: list[Item], strict: bool, plus: bool):
         return _build_reference(items)
     if ftype == "postcode":
         return _build_postcode(items, strict)
-    if ftype == "date_of_birth" and len(digits) in (6, 8):
-        return _numeric_dob(digits)
+    if ftype == "date_of_birth":
+        groups = _groups(items)
+        if len(groups) == 3 and all(1 <= len(g) <= 4 for g in groups) and len(groups[2]) in (2, 4):
+            return _numeric_dob(groups[0].zfill(2) + groups[1].zfill(2) + groups[2])
+        if len(digits) in (6, 8):
+            return _numeric_dob(digits)
     return None
+
+
+def _groups(items: list[Item]) -> list[str]:
+    """Digits grouped as the caller paused: "fourteen, three, eighty-five" -> 14|3|85."""
+    out: list[str] = []
+    for it in items:
+        if it.gap_before or not out:
+            out.append("")
+        out[-1] += "0" if it.zero_or_o else it.text
+    return out
 
 
 def _build_reference(items: list[Item]):
@@ -1397,6 +1441,8 @@ def _prefix_fits(pattern: str, s: str) -> bool:
 
 
 def _numeric_dob(digits: str):
+    if len(digits) not in (6, 8):
+        return None
     today = dt.date.today()
     d, m = int(digits[:2]), int(digits[2:4])
     y = int(digits[4:])

@@ -183,6 +183,23 @@ def test_agent_readback_adds_evidence_and_confidence():
     assert out[-1] is fv and fv.confidence > 0.9
 
 
+def test_a_no_to_the_agents_readback_takes_the_value_off_the_form():
+    turns = [("a", "And your postcode?"), ("c", "S E fifteen, four R G."),
+             ("a", "S E fifteen, four R G, is that right?"), ("c", "No.")]
+    filler, out = play(turns)
+    assert filler.values() == {}
+    assert filler.current()["postcode"].confidence < 0.5 and out[-1].value == "SE15 4RG"
+
+
+def test_a_no_to_another_question_leaves_the_readback_alone():
+    turns = [("a", "Wat is uw e-mailadres?"), ("c", "w punt pronk apenstaartje example punt nl."),
+             ("a", "W punt pronk apenstaartje example punt nl. En klopt uw adres nog, Kerkweg "
+                   "zeventien, in Gouda?"),
+             ("c", "Nee, we zijn net verhuisd.")]
+    filler, _ = play(turns, "nl")
+    assert filler.values() == {"email": "w.pronk@example.nl"}
+
+
 def test_agent_statement_counts_once_the_caller_confirms():
     base = [("a", "Is your email still grace dot adeyemi at example dot net?")]
     filler, _ = play(base + [("c", "Yes, that's right.")])
@@ -237,6 +254,10 @@ VARIANTS = [
     ("en", [("a","Good morning, am I speaking with Mr Nathan Greaves?"),("c","Yes, speaking.")], {"full_name":"Nathan Greaves"}),
     ("nl", [("a","Goedemiddag, spreek ik met mevrouw Eva Hoekstra?"),("c","Nee, die is er niet.")], {}),
     ("en", [("a","And your postcode?"),("c","It's S.E. 15, 4 R.J.")], {"postcode":"SE15 4RJ"}),
+    ("en", [("a","Can I take your name?"),("c","Sure, first name Nathan, surname Greaves, G-R-E-A-V-E-S.")], {"full_name":"Nathan Greaves"}),
+    ("nl", [("a","Mag ik uw achternaam en voornaam?"),("c","Achternaam is van der Berg, voornaam Kees.")], {"full_name":"Kees van der Berg"}),
+    ("en", [("a","And your date of birth?"),("c","Fourteen, three, eighty-five.")], {"date_of_birth":"1985-03-14"}),
+    ("nl", [("a","Wat is uw geboortedatum?"),("c","Nul drie, nul zes, negentien negentig.")], {"date_of_birth":"1990-06-03"}),
 ]
 
 
