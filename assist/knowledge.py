@@ -20,9 +20,10 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Protocol
 
+import yaml
 from rank_bm25 import BM25Okapi
 
-from assist.text import content_tokens, detect_language, fold, stem
+from assist.text import content_tokens, detect_language, fold, stem, words
 
 DEFAULT_KB_DIR = Path(__file__).resolve().parent.parent / "prompts" / "kb"
 
@@ -160,8 +161,9 @@ class BM25Retriever:
     makes a confident answer.
     """
 
-    def __init__(self, passages: Sequence[Passage]):
+    def __init__(self, passages: Sequence[Passage], glossary: dict[str, dict[str, str]] | None = None):
         self.passages = list(passages)
+        self.glossary = glossary or {}
         self._docs = [self._index_tokens(p) for p in self.passages]
         self._sets = [set(d) for d in self._docs]
         self._bm25 = _BM25(self._docs or [["_"]], k1=1.2, b=0.6)
@@ -216,15 +218,52 @@ class BM25Retriever:
     def search(self, query: str, language: str, k: int = 5) -> list[Hit]:
         q = self.query_tokens(query, language)
         scores = self.scores(q, language)
+        tokens_for = [q] * len(scores)
+        other = {"en": "nl", "nl": "en"}.get(language)
+        translated = translate(query, language, self.glossary) if other else ""
+        if translated:
+            # passages written in the other language are searched with the translated words
+            tq = self.query_tokens(translated, other)  # type: ignore[arg-type]
+            alt = self.scores(tq, other)  # type: ignore[arg-type]
+            for i, p in enumerate(self.passages):
+                if p.language == other and alt[i] * 0.8 > scores[i]:
+                    scores[i], tokens_for[i] = alt[i] * 0.8, tq
         ranked = sorted(range(len(scores)), key=lambda i: -scores[i])[:k]
         hits = []
         for i in ranked:
             if scores[i] <= 0:
                 continue
-            cov, matched = self.coverage(q, i)
+            cov, matched = self.coverage(tokens_for[i], i)
             conf = 0.6 * cov + 0.4 * min(1.0, scores[i] / 12.0)
             hits.append(Hit(self.passages[i], float(scores[i]), round(float(conf), 3), matched))
         return hits
+
+
+GLOSSARY_PATH = Path(__file__).resolve().parent.parent / "prompts" / "kb_glossary.yaml"
+
+
+@lru_cache(maxsize=2)
+def load_glossary(path: str = str(GLOSSARY_PATH)) -> dict[str, dict[str, str]]:
+    """{"nl": {dutch: english}, "en": {english: dutch}} from `prompts/kb_glossary.yaml`."""
+    p = Path(path)
+    if not p.exists():
+        return {}
+    nl_en = {str(k): str(v) for k, v in (yaml.safe_load(p.read_text(encoding="utf-8")) or {})
+             .get("nl_en", {}).items()}
+    en_nl: dict[str, str] = {}
+    for nl, en in nl_en.items():
+        for word in en.split():
+            en_nl.setdefault(word, nl)
+    return {"nl": nl_en, "en": en_nl}
+
+
+def translate(text: str, language: str, glossary: dict[str, dict[str, str]]) -> str:
+    """The glossary translation of the words in `text` that have one (others dropped)."""
+    table = glossary.get(language, {})
+    if not table:
+        return ""
+    out = [table[w] for w, _, _ in words(text) if w in table]
+    return " ".join(out)
 
 
 def _compound_parts(tokens: list[str]) -> list[str]:
@@ -407,4 +446,4 @@ class KnowledgeBase:
 @lru_cache(maxsize=8)
 def _cached_kb(kb_dir: str) -> KnowledgeBase:
     passages = load_passages(kb_dir)
-    return KnowledgeBase(passages, BM25Retriever(passages), source=kb_dir)
+    return KnowledgeBase(passages, BM25Retriever(passages, load_glossary()), source=kb_dir)

@@ -102,3 +102,12 @@ def test_engine_emits_knowledge_answer_with_evidence_on_question_only():
     assert answer["doc"] == "travel-insurance.md" and "partner" in answer["text"].lower()
     ev = answer["evidence"][0]
     assert ev["segment_id"] == "t1" and ev["text"] in segs[1].text and "?" in ev["text"]
+
+
+def test_cross_language_lookup_through_the_glossary(kb):
+    # the card-region rule exists only in the Dutch section; the question is English
+    hit = kb.answer("Can I use my card outside Europe?", "en")
+    assert hit is not None and hit.passage.doc == "card-replacement.md" and "Wereld" in hit.passage.text
+    # and an English-only policy answers a Dutch question
+    hit = kb.answer("Krijg ik een vervangende auto als mijn auto gerepareerd wordt na een ongeluk?", "nl")
+    assert hit is not None and hit.passage.doc == "car-claims.md"
