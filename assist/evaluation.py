@@ -115,11 +115,15 @@ def values_without_evidence(suggestions: Iterable[FormValue]) -> int:
     return sum(1 for s in suggestions if not s.evidence)
 
 
-def run_call(path: str | Path, form: FormSpec | None = None) -> dict[str, Any]:
-    """Replay one labelled call through a fresh FormFiller and score it."""
+def run_call(path: str | Path, form: FormSpec | None = None,
+             segments: list[Segment] | None = None) -> dict[str, Any]:
+    """Replay one labelled call through a fresh FormFiller and score it.
+
+    `segments` replaces the labelled turns, e.g. with an ASR's segments of the same call,
+    to score the form from what the recogniser heard against the same labels."""
     call = load_call(path)
     filler = FormFiller(form, language=call.get("language", "en"))
-    for seg in call_segments(path, call):
+    for seg in segments if segments is not None else call_segments(path, call):
         filler.on_segment(seg)
     suggestions = filler.suggestions()
     predicted = filler.values()

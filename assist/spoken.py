@@ -502,6 +502,7 @@ def spoken_alnum(text: str) -> str:
 # ----------------------------------------------------------------------------- e-mail
 
 AT_WORDS = {"at", "@", "apenstaartje", "apenstaart", "apestaartje", "et"}
+WEAK_AT_WORDS = {"that"}  # misheard "at"
 DOT_WORDS = {"dot", "punt", "point", "."}
 SEP_WORDS = {"underscore": "_", "dash": "-", "hyphen": "-", "streepje": "-", "minteken": "-",
              "koppelteken": "-", "minus": "-", "streep": "-", "_": "_", "-": "-",
@@ -518,7 +519,8 @@ _LOCAL_STOP = {
     "mailadres", "naar", "maar", "dat", "ja", "dus", "en", "nieuwe", "oude", "op", "van", "stuur",
     "graag", "mag", "de", "still", "now", "nu", "no", "nee", "sorry", "wacht", "okay", "ok",
     "oke", "is't", "it’s", "right", "correct", "klopt", "via", "you", "u", "je", "can", "kunt",
-    "zijn", "an", "a", "een", "i", "ik", "we", "our", "your", "uw", "jouw", "sent",
+    "zijn", "an", "a", "een", "i", "ik", "we", "our", "your", "uw", "jouw", "sent", "thanks",
+    "thank", "cheers", "hi", "hello", "bedankt", "dank", "hoi", "hallo", "great", "lovely",
 }
 
 
@@ -677,12 +679,17 @@ def find_emails(tokens: list[Token]) -> list[EmailMatch]:
 
     out: list[EmailMatch] = []
     for a in range(1, len(tokens) - 1):
-        if tokens[a].low not in AT_WORDS:
+        weak = tokens[a].low in WEAK_AT_WORDS
+        if tokens[a].low not in AT_WORDS and not weak:
             continue
         dom = _domain_at(tokens, a + 1)
         if dom is None:
             continue
+        if weak and not any(t.low in ("dot", "punt") for t in tokens[a + 1:dom[1]]):
+            continue  # an ASR's "that" for "at": only before a dictated "example dot com"
         loc = _local_part_before(tokens, a)
+        if loc is None and tokens[a - 1].text == "," and a >= 2:
+            loc = _local_part_before(tokens, a - 1)  # "nathan dot greaves, at example dot com"
         if loc is None:
             continue
         value = f"{loc[0]}@{dom[0]}".lower()

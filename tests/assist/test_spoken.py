@@ -89,6 +89,9 @@ def test_read_number_composes_spoken_numbers(text, value):
         ("NL56 RABO 0123 4567 89", "NL56RABO0123456789"),
         ("SE15 4RJ", "SE154RJ"),
         ("G, R, E, A", "GREA"),
+        ("5-1-9-2-4-3-7-4", "51924374"),
+        ("H-G-7-1-1-6-4-0-2-8", "HG71164028"),
+        ("£4,800", "4800"),
     ],
 )
 def test_dictated_sequences(text, expected):
@@ -145,6 +148,10 @@ def test_spelled_name_with_doubles():
          "tom dot baker at example not com"),
         ("raj dot patel one at example.net", "raj.patel1@example.net",
          "raj dot patel one at example.net"),
+        # tiny.en wrote "that" for "at", with a comma before it
+        ("It's nathan dot greaves, that example dot com.", "nathan.greaves@example.com",
+         "nathan dot greaves, that example dot com"),
+        ("Yeah, it's 5-1-9-2 at example dot org", "5192@example.org", "5-1-9-2 at example dot org"),
     ],
 )
 def test_emails(text, email, span):
@@ -155,7 +162,8 @@ def test_emails(text, email, span):
 
 @pytest.mark.parametrize(
     "text",
-    ["I'm at home right now.", "We are at the station dot dot dot", "Call me at five."],
+    ["I'm at home right now.", "We are at the station dot dot dot", "Call me at five.",
+     "I know that example.com is down", "Thanks, at home dot com"],
 )
 def test_not_emails(text):
     assert find_emails(tokenize(text)) == []
