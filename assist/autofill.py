@@ -527,7 +527,7 @@ class FormFiller:
         if not asks:
             asks = [s for s in sents if REQUEST_RE.search(text, s[0], s[1])]
         real_asks = list(asks)
-        if not asks and len(text[sents[-1][0]:sents[-1][1]].split()) <= 8:
+        if not asks and len(text[sents[-1][0]:sents[-1][1]].split()) <= 12:
             asks = [sents[-1]]  # "And the postcode."
         fields: list[str] = []
         third = secret = False
@@ -774,6 +774,8 @@ class FormFiller:
                 if res is None:
                     continue
                 value, conf = res
+                if ftype == "postcode" and value and value[:5].isdigit() and (a or b < n):
+                    continue  # "13, 15, 4, 1, 8": do not carve a ZIP out of other digits
                 if value == "":
                     if b == n and prefix is None:
                         prefix = (a, b, "", 0.0)
@@ -1391,7 +1393,7 @@ def _build_postcode(items: list[Item], strict: bool):
         if country in ("NL", "UK"):
             return pc, 0.88
         if not strict:
-            return pc, 0.7
+            return pc, 0.7  # a bare ZIP: only as the whole answer (see _best_subrange)
     return None
 
 

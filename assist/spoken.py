@@ -774,7 +774,7 @@ def find_dates(tokens: list[Token], text: str, today: dt.date | None = None) -> 
         d_start = m_i
         # day before: "[the] fourteenth [of] March", "veertien maart", "14 maart"
         k = m_i - 1
-        if k >= 0 and tokens[k].low in ("of", "van"):
+        if k >= 0 and tokens[k].low in ("of", "van", "on"):  # "29th on February": ASR for "of"
             k -= 1
         for back in (3, 2, 1):
             b = k - back + 1

@@ -258,6 +258,11 @@ VARIANTS = [
     ("nl", [("a","Mag ik uw achternaam en voornaam?"),("c","Achternaam is van der Berg, voornaam Kees.")], {"full_name":"Kees van der Berg"}),
     ("en", [("a","And your date of birth?"),("c","Fourteen, three, eighty-five.")], {"date_of_birth":"1985-03-14"}),
     ("nl", [("a","Wat is uw geboortedatum?"),("c","Nul drie, nul zes, negentien negentig.")], {"date_of_birth":"1990-06-03"}),
+    # what tiny.en wrote for synthetic speech: "gate of birth", "29th on February", digits with hyphens
+    ("en", [("a","Thank you, and your name, and Gate of Birth."),("c","Carlos Mendes, 15th of June, 83.")], {"full_name":"Carlos Mendes","date_of_birth":"1983-06-15"}),
+    ("en", [("a","And your date of birth?"),("c","It's the 29th on February 2000, leap year baby.")], {"date_of_birth":"2000-02-29"}),
+    ("en", [("a","Can I take your account number?"),("c","3-0-6-6-9-1-2-0.")], {"account_number":"30669120"}),
+    ("en", [("a","And the postcode?"),("c","13, 15, 4, 1, 8")], {}),
 ]
 
 
