@@ -421,14 +421,18 @@ class FormFiller:
 
     # ------------------------------------------------------------------ turn preparation
 
-    def _compile_cues(self) -> list[tuple[re.Pattern[str], str]]:
+    def _compile_cues(self) -> tuple[re.Pattern[str], dict[str, str]]:
+        """One alternation of all field cues, longest first, so a single scan finds the
+        longest cue at each place ("email address" before "address")."""
         cues = []
         for f in self.form.fields:
             for c in f.cues:
                 body = r"[\s-]*".join(re.escape(p) for p in re.split(r"[\s-]+", c.strip()))
-                cues.append((len(c), re.compile(rf"(?<![\w-]){body}(?![\w-])", re.I), f.id))
+                cues.append((len(c), body, f.id))
         cues.sort(key=lambda x: -x[0])
-        return [(rx, fid) for _, rx, fid in cues]
+        names = {f"c{k}": fid for k, (_, _, fid) in enumerate(cues)}
+        alt = "|".join(f"(?P<c{k}>{body})" for k, (_, body, _) in enumerate(cues))
+        return re.compile(rf"(?<![\w-])(?:{alt or '(?!)'})(?![\w-])", re.I), names
 
     def _prepare(self, seg: Segment) -> _Turn:
         text = seg.text
@@ -446,12 +450,8 @@ class FormFiller:
     def _cue_hits(self, text: str, lo: int = 0, hi: int | None = None) -> list[tuple[int, int, str]]:
         """Field cues in text[lo:hi], longest first, without overlaps: (start, end, field)."""
         hi = len(text) if hi is None else hi
-        taken: list[tuple[int, int, str]] = []
-        for rx, fid in self._cue_rx:
-            for m in rx.finditer(text, lo, hi):
-                if not any(m.start() < b and a < m.end() for a, b, _ in taken):
-                    taken.append((m.start(), m.end(), fid))
-        return sorted(taken)
+        rx, names = self._cue_rx
+        return [(m.start(), m.end(), names[m.lastgroup or ""]) for m in rx.finditer(text, lo, hi)]
 
     def _evidence(self, turn: _Turn, a: int, b: int) -> Evidence:
         seg = turn.seg

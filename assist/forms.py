@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 
 import yaml
@@ -54,10 +55,19 @@ def forms_dir() -> Path:
 
 
 def load_form(name_or_path: str = "identity") -> FormSpec:
-    """Load a form by name (from `forms_dir()`) or from a yaml path."""
+    """Load a form by name (from `forms_dir()`) or from a yaml path.
+
+    Parsed forms are cached per file and modification time: a filler is made per call,
+    and parsing the yaml each time would cost more than the whole call's rules."""
     p = Path(name_or_path)
     if p.suffix not in (".yaml", ".yml") or not p.exists():
         p = forms_dir() / f"{name_or_path}.yaml"
+    p = p.resolve()
+    return _load(p, p.stat().st_mtime_ns)
+
+
+@lru_cache(maxsize=32)
+def _load(p: Path, mtime_ns: int) -> FormSpec:
     data = yaml.safe_load(p.read_text(encoding="utf-8")) or {}
     fields = []
     for raw in data.get("fields", []):
