@@ -549,6 +549,10 @@ class FormFiller:
         if fields or secret:
             self._expected, self._expect_third, self._expect_secret = fields, third, secret
             self._expected_age = 0
+            p = self._pending
+            if p is not None and p.field not in fields and not (
+                    p.field == "street" and self._fid("street_address") in fields):
+                self._pending = None  # the agent moved on to another field
         elif asks and not BACKCHANNEL_RE.match(text) and len(text.split()) > 6:
             self._expected, self._expect_third, self._expect_secret = [], False, False
 
