@@ -112,6 +112,8 @@ SELF_RE = _rx(r"\b(?:and mine|mine is|my own|for me|en die van mij|en de mijne|d
 BEREAVEMENT_RE = _rx(
     r"\b(?:passed away|died|has died|death|deceased|bereavement|funeral|my late|"
     r"overleden|overlijden|nabestaande|nabestaanden|begrafenis|uitvaart|is gestorven)\b")
+BELGIUM_RE = _rx(r"\b(?:belgi[eë]|belgium|belgian|belgisch[e]?|vlaanderen|flanders|wallonie|"
+                 r"brussel|antwerpen|gent|leuven|brugge|li[eè]ge|luik|mechelen|hasselt)\b")
 STALE_RE = _rx(
     r"\b(?:(?:old|previous|former|oude|vorige|voormalige|vroegere)\s+(?:\w+\s+)?"
     r"(?:number|address|email|e-mail|phone|mobile|account|one|nummer|adres|e-?mailadres|"
@@ -338,6 +340,7 @@ class FormFiller:
         self._last_customer_fields: list[str] = []
         self._stranger_topic = 0  # turns left in which "his"/"her" may mean a stranger
         self._bereavement = False  # the call is about a deceased person's accounts
+        self._country = "NL"  # where a national phone number is read: NL unless the call says
         self._by_type: dict[str, list[FieldSpec]] = {}
         for f in self.form.fields:
             self._by_type.setdefault(f.type, []).append(f)
@@ -351,6 +354,8 @@ class FormFiller:
         self._turns.append(turn)
         self._stranger_topic = 4 if turn.stranger else max(0, self._stranger_topic - 1)
         self._bereavement = self._bereavement or bool(BEREAVEMENT_RE.search(segment.text))
+        if segment.speaker == "customer" and BELGIUM_RE.search(segment.text):
+            self._country = "BE"  # "ik woon in België": 04.. is then a Belgian mobile
         out = self._agent_turn(turn) if segment.speaker == "agent" else self._customer_turn(turn)
         seen: dict[str, FormValue] = {}
         for fv in out:
@@ -774,7 +779,7 @@ class FormFiller:
                 # only cut where the caller paused: "00900" is not a ZIP inside a phone number
                 if (a and not items[a].gap_before) or (b < n and not items[b].gap_before):
                     continue
-                res = _build(ftype, items[a:b], strict, plus and a == 0)
+                res = _build(ftype, items[a:b], strict, plus and a == 0, self._country)
                 if res is None:
                     continue
                 value, conf = res
@@ -797,7 +802,7 @@ class FormFiller:
         assert p is not None
         ftype = self._ftype(p.field)
         for k in range(len(items), 0, -1):
-            res = _build(ftype, p.items + items[:k], False, False)
+            res = _build(ftype, p.items + items[:k], False, False, self._country)
             if res is None:
                 continue
             value, conf = res
@@ -1223,7 +1228,7 @@ class FormFiller:
                 return ds[0].iso if ds else None
         if spec.type == "phone":
             d = re.sub(r"[^\d+]", "", v)
-            return phone_e164(d, "NL" if self.language == "nl" else "UK") if d else None
+            return phone_e164(d, self._country) if d else None
         if spec.type == "email":
             return v.lower() if email_valid(v.lower()) else None
         return _validate(spec.type, re.sub(r"[\s.-]", "", v).upper())
@@ -1257,7 +1262,7 @@ class FormFiller:
                 for a in range(len(items)):
                     for b in range(len(items), a, -1):
                         res = _build(spec.type, items[a:b], False,
-                                     a == 0 and self._plus_before(turn, items[0]))
+                                     a == 0 and self._plus_before(turn, items[0]), self._country)
                         if res is not None and res[0] == value:
                             best = (a, b)
                             break
@@ -1315,7 +1320,7 @@ def _validate(ftype: str, raw: str) -> str | None:
     return raw
 
 
-def _build(ftype: str, items: list[Item], strict: bool, plus: bool):
+def _build(ftype: str, items: list[Item], strict: bool, plus: bool, country: str = "NL"):
     """Build a value of `ftype` from dictated pieces.
 
     Returns None (not this type), ("", 0) for a valid prefix of a longer value,
@@ -1333,7 +1338,7 @@ def _build(ftype: str, items: list[Item], strict: bool, plus: bool):
         return None
     digits = _resolve_o(items)
     if ftype == "phone":
-        e = phone_e164(("+" if plus else "") + digits, "NL")
+        e = phone_e164(("+" if plus else "") + digits, country)
         if e is not None and len(digits) >= 9:
             if strict and not (plus or re.match(r"^\+(?:447|316|324[6-9])", e)):
                 return None
@@ -1396,7 +1401,7 @@ def _build_postcode(items: list[Item], strict: bool):
         pc, country = got
         if country in ("NL", "UK"):
             return pc, 0.88
-        if not strict:
+        if not strict and country == "US":  # a bare Belgian 4-digit code is too ambiguous
             return pc, 0.7  # a bare ZIP: only as the whole answer (see _best_subrange)
     return None
 

@@ -263,6 +263,9 @@ VARIANTS = [
     ("en", [("a","And your date of birth?"),("c","It's the 29th on February 2000, leap year baby.")], {"date_of_birth":"2000-02-29"}),
     ("en", [("a","Can I take your account number?"),("c","3-0-6-6-9-1-2-0.")], {"account_number":"30669120"}),
     ("en", [("a","And the postcode?"),("c","13, 15, 4, 1, 8")], {}),
+    # Belgian callers: 04.. is a Belgian mobile once the caller says where they live
+    ("nl", [("c","Ik woon in België, in Gent."),("a","Op welk nummer kunnen we u bereiken?"),("c","Nul vier zevenenzeventig, twaalf, vierendertig, zesenvijftig.")], {"phone_number":"+32477123456"}),
+    ("nl", [("a","Op welk nummer kunnen we u bereiken?"),("c","Nul vier vijfenzeventig, twaalf, vierendertig, zesenvijftig.")], {"phone_number":"+31475123456"}),
 ]
 
 
