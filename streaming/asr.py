@@ -1,0 +1,116 @@
+"""The ASR backend interface: decode requests in, hypotheses out.
+
+Like an httpx transport, the recogniser is a small pluggable piece: the
+scheduler and the sessions only know `Recognizer.decode_batch`. The real one is
+`streaming.whisper.WhisperRecognizer`; `ScriptedRecognizer` answers from a
+script so the session logic can be tested without a model.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Literal, Protocol
+
+import numpy as np
+
+Kind = Literal["interim", "final"]
+
+
+@dataclass(eq=False)
+class DecodeRequest:
+    """One chunk of one channel to transcribe.
+
+    `audio` is 16 kHz float32 starting at `offset` seconds of the stream;
+    `prefix_tokens` are the tokens already committed for this chunk, forced at
+    the start of the decode so the new text continues what the agent already saw.
+    """
+
+    key: str  # stream key: "<session>/<channel>"; interims for one key supersede each other
+    kind: Kind
+    audio: np.ndarray
+    offset: float
+    seq: int
+    prefix_tokens: tuple[int, ...] = ()
+    language: str | None = None
+    beam_size: int | None = None
+    created: float = field(default_factory=time.monotonic)
+
+    @property
+    def duration(self) -> float:
+        return self.audio.size / 16000.0
+
+
+@dataclass
+class HypWord:
+    word: str  # as decoded, with its leading space and punctuation
+    start: float  # absolute stream seconds
+    end: float
+    probability: float
+    tokens: tuple[int, ...] = ()
+
+    @property
+    def bare(self) -> str:
+        return normalize_word(self.word)
+
+
+@dataclass
+class Hypothesis:
+    words: list[HypWord]
+    text: str = ""
+    avg_logprob: float = 0.0
+    no_speech_prob: float = 0.0
+    compression_ratio: float = 1.0
+    language: str = "en"
+    rejected: str | None = None  # why the text was thrown away (silence, repetition)
+    fallback: bool = False  # decoded again with the full 30 s window
+    decode_seconds: float = 0.0
+    queue_seconds: float = 0.0
+
+
+class Recognizer(Protocol):
+    sample_rate: int
+
+    def decode_batch(self, requests: Sequence[DecodeRequest]) -> list[Hypothesis]: ...
+
+
+_PUNCT = re.compile(r"[^\w']+", re.UNICODE)
+
+
+def normalize_word(word: str) -> str:
+    """Lower-case, punctuation-free form used to compare words between decodes."""
+    return _PUNCT.sub("", word.lower()).strip("'")
+
+
+class ScriptedRecognizer:
+    """In-memory recogniser for tests: `script(request) -> list of (word, start, end)`.
+
+    Times in the script are relative to the request's audio; the recogniser
+    adds the offset. Counts calls so tests can assert on scheduling.
+    """
+
+    sample_rate = 16000
+
+    def __init__(
+        self,
+        script: Callable[[DecodeRequest], list[tuple[str, float, float]]],
+        delay: float = 0.0,
+    ) -> None:
+        self.script = script
+        self.delay = delay
+        self.calls: list[list[DecodeRequest]] = []
+
+    def decode_batch(self, requests: Sequence[DecodeRequest]) -> list[Hypothesis]:
+        self.calls.append(list(requests))
+        if self.delay:
+            time.sleep(self.delay)
+        out = []
+        for r in requests:
+            words = [
+                HypWord(w, r.offset + s, r.offset + e, 0.9, (hash(w) & 0xFFFF,))
+                for w, s, e in self.script(r)
+            ]
+            out.append(Hypothesis(words=words, text="".join(w.word for w in words)))
+        return out

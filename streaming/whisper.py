@@ -1,0 +1,273 @@
+"""faster-whisper/CTranslate2 recogniser sized for live chunks.
+
+Why not `WhisperModel.transcribe()`: it always encodes a 30 s window, so a 2 s
+chunk costs as much as 30 s of audio (see `benchmarks/` and shared notes).
+CTranslate2 accepts shorter encoder inputs, so each chunk is encoded with its
+own length plus `pad_seconds` of silence (Whisper needs a silent tail or it
+loops), several chunks share one model call, and the forced prefix keeps a
+chunk's later decodes consistent with words already committed. Guards against
+Whisper's failure modes run on every result: VAD gating happens upstream, here
+no-speech probability, compression ratio, a length cap, and a fallback to the
+full 30 s window when a short window produced a loop.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+import zlib
+from collections.abc import Sequence
+
+import ctranslate2
+import numpy as np
+from faster_whisper import WhisperModel
+from faster_whisper.tokenizer import Tokenizer
+
+from .asr import DecodeRequest, Hypothesis, HypWord
+from .options import AsrOptions
+
+log = logging.getLogger(__name__)
+
+RATE = 16000
+HOP = 160
+FULL_FRAMES = 3000
+# Whisper's stock hallucinations on non-speech; dropped unless the decode is confident.
+HALLUCINATIONS = {
+    "thank you", "thanks for watching", "thank you for watching", "you", "bye",
+    "thank you very much", "please subscribe", "so", "okay", "the end",
+}
+
+
+def compression_ratio(text: str) -> float:
+    data = text.encode("utf-8")
+    return len(data) / max(1, len(zlib.compress(data))) if data else 1.0
+
+
+def resolve_device(device: str) -> str:
+    if device != "auto":
+        return device
+    return "cuda" if ctranslate2.get_cuda_device_count() > 0 else "cpu"
+
+
+class WhisperRecognizer:
+    """One loaded model shared by every call in the process."""
+
+    sample_rate = RATE
+
+    def __init__(self, options: AsrOptions | None = None) -> None:
+        self.options = options or AsrOptions()
+        o = self.options
+        self.device = resolve_device(o.device)
+        compute_type = o.compute_type
+        if self.device == "cpu" and compute_type in ("float16", "int8_float16"):
+            compute_type = "int8"  # float16 is refused on CPU: degrade, don't crash
+        self.workers = o.workers or (1 if self.device == "cuda" else _cpu_count())
+        t0 = time.perf_counter()
+        self.model = WhisperModel(
+            o.model_path(),
+            device=self.device,
+            compute_type=compute_type,
+            cpu_threads=o.cpu_threads,
+            num_workers=self.workers,
+            download_root=o.download_root,
+        )
+        self.load_seconds = time.perf_counter() - t0
+        self.compute_type = compute_type
+        self.multilingual = self.model.model.is_multilingual
+        self.name = o.model if o.model != "bundled" else "tiny.en (bundled)"
+        self._tokenizers: dict[str | None, Tokenizer] = {}
+        self._fe = self.model.feature_extractor
+
+    # -- helpers -----------------------------------------------------------
+    def tokenizer(self, language: str | None) -> Tokenizer:
+        lang = language if self.multilingual else None
+        if lang not in self._tokenizers:
+            self._tokenizers[lang] = Tokenizer(
+                self.model.hf_tokenizer,
+                self.multilingual,
+                task="transcribe",
+                language=lang or ("en" if not self.multilingual else None),
+            )
+        return self._tokenizers[lang]
+
+    def default_language(self, requested: str | None) -> str | None:
+        if not self.multilingual:
+            return "en"
+        return requested or self.options.language
+
+    def features(self, audio: np.ndarray, frames: int) -> np.ndarray:
+        """Log-mel of the chunk followed by silence, exactly `frames` long."""
+        total = frames * HOP
+        x = np.zeros(total, np.float32)
+        n = min(audio.size, total)
+        x[:n] = audio[:n]
+        f = self._fe(x, padding=0)
+        if f.shape[-1] < frames:
+            f = np.pad(f, ((0, 0), (0, frames - f.shape[-1])), constant_values=f.min())
+        return np.ascontiguousarray(f[:, :frames])
+
+    def frames_for(self, r: DecodeRequest) -> int:
+        content = math.ceil(r.audio.size / HOP)
+        o = self.options
+        pad = int((o.final_pad_seconds if r.kind == "final" else o.pad_seconds) * 100)
+        # round up to 0.5 s so chunks of similar length batch without extra padding
+        return min(FULL_FRAMES, ((content + pad + 49) // 50) * 50)
+
+    # -- decoding ----------------------------------------------------------
+    def decode_batch(self, requests: Sequence[DecodeRequest]) -> list[Hypothesis]:
+        t0 = time.perf_counter()
+        frames = max(self.frames_for(r) for r in requests)
+        hyps = self._decode(list(requests), frames)
+        for i, (r, h) in enumerate(zip(requests, hyps, strict=True)):
+            if h.rejected == "repetition" and frames < FULL_FRAMES:
+                retry = self._decode([r], FULL_FRAMES)[0]
+                retry.fallback = True
+                hyps[i] = retry
+        dt = time.perf_counter() - t0
+        for h in hyps:
+            h.decode_seconds = dt
+        return hyps
+
+    def _decode(self, requests: list[DecodeRequest], frames: int) -> list[Hypothesis]:
+        o = self.options
+        feats = np.stack([self.features(r.audio, frames) for r in requests])
+        enc = self.model.model.encode(ctranslate2.StorageView.from_array(feats))
+        langs = [self.default_language(r.language) for r in requests]
+        if self.multilingual and any(lang is None for lang in langs):
+            detected = self.model.model.detect_language(enc)
+            langs = [
+                lang or det[0][0].strip("<|>") for lang, det in zip(langs, detected, strict=True)
+            ]
+        prompts, toks = [], []
+        for r, lang in zip(requests, langs, strict=True):
+            tok = self.tokenizer(lang)
+            toks.append(tok)
+            prompts.append(list(tok.sot_sequence) + [tok.no_timestamps] + list(r.prefix_tokens))
+        beam = requests[0].beam_size or o.beam_size
+        max_new = max(int(12 + 8 * r.duration) for r in requests)
+        max_length = min(448, max(len(p) for p in prompts) + max_new)
+        results = self.model.model.generate(
+            enc,
+            prompts,
+            beam_size=beam,
+            max_length=max_length,
+            return_scores=True,
+            return_no_speech_prob=True,
+            suppress_blank=True,
+            suppress_tokens=[-1],
+        )
+        hyps: list[Hypothesis] = []
+        align_idx, align_tokens = [], []
+        for i, (r, res, tok, lang) in enumerate(zip(requests, results, toks, langs, strict=True)):
+            tokens = [t for t in res.sequences_ids[0] if t < tok.eot]
+            new_tokens = tokens[len(r.prefix_tokens) :]
+            text = tok.decode(tokens)
+            n = max(1, len(new_tokens))
+            avg_logprob = res.scores[0] * (n**1.0) / (n + 1) if res.scores else 0.0
+            h = Hypothesis(
+                words=[],
+                text=text,
+                avg_logprob=avg_logprob,
+                no_speech_prob=res.no_speech_prob,
+                compression_ratio=compression_ratio(tok.decode(new_tokens)),
+                language=lang or "en",
+            )
+            h.rejected = self._guard(r, h, new_tokens, max_length - len(prompts[i]))
+            hyps.append(h)
+            if tokens and not h.rejected:
+                align_idx.append(i)
+                align_tokens.append(tokens)
+        if align_idx:
+            self._align(requests, enc, align_idx, align_tokens, toks, hyps, frames)
+        return hyps
+
+    def _guard(
+        self, r: DecodeRequest, h: Hypothesis, new_tokens: list[int], budget: int
+    ) -> str | None:
+        o = self.options
+        if (
+            h.no_speech_prob > o.no_speech_threshold
+            and h.avg_logprob < o.log_prob_threshold
+            and not r.prefix_tokens
+        ):
+            return "no_speech"
+        if h.compression_ratio > o.compression_ratio_threshold or len(new_tokens) >= budget:
+            return "repetition"
+        bare = " ".join(h.text.lower().replace(".", " ").replace("!", " ").replace(",", " ").split())
+        if bare in HALLUCINATIONS and not r.prefix_tokens and (
+            h.no_speech_prob > 0.2 or h.avg_logprob < -0.6 or r.duration < 1.0
+        ):
+            return "hallucination"
+        return None
+
+    def _align(self, requests, enc, idx, tokens, toks, hyps, frames) -> None:
+        """Word timings from cross-attention (faster-whisper's method, batched)."""
+        if len(idx) == len(requests):
+            enc_sub = enc
+        else:
+            enc_np = np.array(enc) if self.device == "cpu" else None
+            enc_sub = (
+                ctranslate2.StorageView.from_array(np.ascontiguousarray(enc_np[idx]))
+                if enc_np is not None
+                else enc
+            )
+            if enc_np is None:  # on GPU align the whole batch, ignore the extra rows
+                idx_full = list(range(len(requests)))
+                tokens = [tokens[idx.index(i)] if i in idx else [toks[i].eot] for i in idx_full]
+                idx = idx_full
+        content = [min(frames, math.ceil(requests[i].audio.size / HOP) + 10) for i in idx]
+        tok0 = toks[idx[0]]
+        results = self.model.model.align(
+            enc_sub, tok0.sot_sequence, tokens, max(content), median_filter_width=7
+        )
+        tps = RATE / HOP / 2  # encoder frames per second (50)
+        for i, res, text_tokens, n_frames in zip(idx, results, tokens, content, strict=True):
+            tok = toks[i]
+            if not text_tokens or text_tokens == [tok.eot]:
+                continue
+            r = requests[i]
+            words, word_tokens = tok.split_to_word_tokens(list(text_tokens) + [tok.eot])
+            if len(word_tokens) <= 1:
+                continue
+            text_idx = np.array([p[0] for p in res.alignments])
+            time_idx = np.array([p[1] for p in res.alignments])
+            if text_idx.size == 0:
+                continue
+            jumps = np.pad(np.diff(text_idx), (1, 0), constant_values=1).astype(bool)
+            jump_times = time_idx[jumps] / tps
+            bounds = np.pad(np.cumsum([len(t) for t in word_tokens[:-1]]), (1, 0))
+            if bounds[-1] >= jump_times.size:
+                jump_times = np.pad(jump_times, (0, bounds[-1] - jump_times.size + 1), mode="edge")
+            probs = res.text_token_probs
+            limit = n_frames / 100.0
+            out = []
+            for w, wt, a, b in zip(words, word_tokens, bounds[:-1], bounds[1:], strict=False):
+                if not w or not wt or wt[0] >= tok.eot:
+                    continue
+                start = float(min(jump_times[a], limit))
+                end = float(min(jump_times[b], limit))
+                p = float(np.mean(probs[a:b])) if b > a and len(probs) >= b else 0.5
+                out.append(HypWord(w, r.offset + start, r.offset + max(end, start), p, tuple(wt)))
+            hyps[i].words = _merge_punctuation(out)
+
+
+def _merge_punctuation(words: list[HypWord]) -> list[HypWord]:
+    """Attach stand-alone punctuation tokens to the word before them."""
+    out: list[HypWord] = []
+    for w in words:
+        if out and w.word.strip() and not any(c.isalnum() for c in w.word) and not w.word.startswith(" "):
+            prev = out[-1]
+            out[-1] = HypWord(prev.word + w.word, prev.start, prev.end, prev.probability, prev.tokens + w.tokens)
+        else:
+            out.append(w)
+    return out
+
+
+def _cpu_count() -> int:
+    import os
+
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # pragma: no cover - non-Linux
+        return max(1, os.cpu_count() or 1)
