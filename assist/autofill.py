@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from assist.forms import FieldSpec, FormSpec, load_form
 from assist.spoken import (
     FILLERS,
+    SEP_WORDS,
     Item,
     Run,
     Token,
@@ -24,6 +25,7 @@ from assist.spoken import (
     find_emails,
     fold,
     read_number,
+    spoken_alnum,
     tokenize,
     value_runs,
 )
@@ -144,7 +146,8 @@ BACKCHANNEL_RE = _rx(
     r"^\W*(?:yes|yeah|yep|ok(?:ay)?|right|go on|go ahead|mm-?hm|uh-?huh|sure|got it|thanks|"
     r"thank you|ja|oké|oke|prima|ga door|ga maar door|hm-?hm|ja\?|top|en verder)\W*$")
 AGENT_NAME_RE = _rx(
-    r"\b(?:am i speaking (?:to|with)|is this|are you|spreek ik met|bent u|ben jij|spreek ik)\s+"
+    r"\b(?:am i speaking (?:to|with)|is this|are you|spreek ik met|bent u|ben jij|spreek ik|"
+    r"(?:(?:your|uw|je|the|de)\s+)?(?:full\s+|volledige\s+)?(?:name|naam)\s+is)\s+"
     r"(?:(?:mr|mrs|ms|miss|dr|meneer|mevrouw)\.?\s+)?(?=[A-Z])")
 _PARTICLES_RE = r"(?:van|de|der|den|el|al|da|di|du|le|la|von|ter|ten)\s+"
 _NAME_WORDS = rf"((?:{_PARTICLES_RE})*[A-Z][\w'’-]+(?:\s+(?:{_PARTICLES_RE})*[A-Z][\w'’-]+)*)"
@@ -837,6 +840,8 @@ class FormFiller:
             (r"\b(?:the\s+)?(?:last|final|laatste)\s+(?:(\w+)\s+)?(?:digits?|numbers?|cijfers?|"
              r"getallen|letters?)\s+(?:are|is|should be|zijn|moeten zijn|moet zijn)\s+"
              r"(?P<x>[^.;!?]+?)(?:,?\s+(?:not|niet)\s+(?P<y>[^.;!?,]+))?(?=[.;!?]|$)", False),
+            (r"\b(?:i mean|i meant|ik bedoel|sorry|no|nee|wait|wacht)[,:]?\s+(?P<x4>(?:[\w-]+[\s,]*)"
+             r"{1,4}?)(?=[.;!?]|$)", False),
             (r"\b(?:het\s+)?eind(?:e)?\s+is\s+(?P<x>[^.;!?]+?)(?=[.;!?]|$)|\b(?:it\s+)?ends?\s+"
              r"(?:in|with|on)\s+(?P<x2>[^.;!?]+?)(?=[.;!?]|$)|\beindigt\s+(?:op|met)\s+"
              r"(?P<x3>[^.;!?]+?)(?=[.;!?]|$)", False),
@@ -860,8 +865,10 @@ class FormFiller:
         for pat, swap in pats:
             for m in re.finditer(pat, text, re.I):
                 gd = m.groupdict()
-                xg = next(g for g in ("x", "x2", "x3") if gd.get(g))
+                xg = next(g for g in ("x", "x2", "x3", "x4") if gd.get(g))
                 x_text, y_text = gd[xg], gd.get("y")
+                if xg == "x4" and not _short_digits(x_text):
+                    continue  # "I mean, five two nine": only a short run of digits
                 xs, xe = m.start(xg), m.end(xg)
                 spec = (x_text.strip(), (y_text or "").strip(), swap, (xs, xe))
                 out.append(_Cand("", "", 0.0, xs, [], correction=True, patch=spec))
@@ -872,8 +879,6 @@ class FormFiller:
 
     def _apply_patch(self, turn: _Turn, x: str, y: str, symbolic: bool,
                      span: tuple[int, int]) -> _Cand | None:
-        from assist.spoken import SEP_WORDS, spoken_alnum
-
         seps = {**SEP_WORDS, "dot": ".", "punt": ".", "point": ".", "at": "@"}
         if symbolic and fold(x) in seps and fold(y) in seps:
             xs, ys = seps[fold(x)], seps[fold(y)]
@@ -1061,6 +1066,14 @@ class FormFiller:
                     out.append(_Cand(street_f, _street_value(name, value), 0.85, a,
                                      [self._evidence(turn, a, b)]))
                     continue
+                before = _house_number_before(toks, s0, used)
+                if before is not None:  # "forty-seven Wilhelminastraat": written Dutch order
+                    value, i0 = before
+                    used.update(range(i0, s1))
+                    a, b = toks[i0].start, toks[s1 - 1].end
+                    out.append(_Cand(street_f, _street_value(name, value), 0.8, a,
+                                     [self._evidence(turn, a, b)]))
+                    continue
             else:
                 num = _house_number_before(toks, s0, used)
                 if num is not None:
@@ -1166,6 +1179,20 @@ class FormFiller:
                     continue
                 conf = 0.8 if s != 0 else 0.75
                 return [_Cand(city_f, " ".join(words), conf, a, [self._evidence(turn, a, b)])]
+            if s and i < len(toks) and toks[i].kind == "word" and not _capitalised(toks[i]):
+                # "Van Baerlestraat 112, second floor. Amsterdam.": the town on its own
+                nxt = next((sa for sa, _ in turn.sentences if sa > s), None)
+                k = next((k for k, t in enumerate(toks) if nxt is not None and t.start >= nxt), None)
+                j = k
+                while j is not None and j < len(toks) and _capitalised(toks[j]) and \
+                        toks[j].kind == "word" and toks[j].low not in CITY_STOP and j - k < 3:
+                    j += 1
+                if k is not None and j is not None and j > k and (
+                        j == len(toks) or toks[j].text in ".!"):
+                    a, b = toks[k].start, toks[j - 1].end
+                    if self._allowed(turn, city_f, a, agent):
+                        return [_Cand(city_f, " ".join(t.text for t in toks[k:j]), 0.7, a,
+                                      [self._evidence(turn, a, b)])]
         return []
 
     # ------------------------------------------------------------------ commit
@@ -1508,7 +1535,7 @@ def _street_name_at(toks: list[Token], i: int) -> tuple[str, int, int, bool] | N
                 s1 -= 1
             if s1 == i + 1 and s0 == i:
                 return None
-        while s0 < i and toks[s0].low in PARTICLES | {"het", "the"}:
+        while s0 < i and toks[s0].low in ("de", "het", "the", "'t"):
             s0 += 1  # "De Biltstraat" at the start of a sentence: the article is not the name
         name = " ".join(tk.text for tk in toks[s0:s1])
         return name, s0, s1, True
@@ -1578,6 +1605,13 @@ def _street_value(street: str, number: str) -> str:
     if street.startswith("|"):  # English order remembered from the street turn
         return f"{number} {street[1:]}"
     return f"{street} {number}"
+
+
+def _short_digits(text: str) -> bool:
+    """Text that is nothing but 1-4 spoken digits ("five two nine", "twintig")."""
+    toks = [t for t in tokenize(text) if t.kind != "punct"]
+    return bool(toks) and all(t.kind == "num" or read_number([t], 0) is not None for t in toks) \
+        and bool(re.fullmatch(r"\d{1,4}", spoken_alnum(text)))
 
 
 def _close(a: str, b: str) -> bool:

@@ -672,6 +672,29 @@ def _local_part_before(tokens: list[Token], a: int) -> tuple[str, int] | None:
     return "".join(parts), start_i
 
 
+_ASIDE_WORDS = {"that's", "thats", "spelled", "spelt", "dat", "that", "is", "so", "dus"}
+
+
+def _skip_aside(tokens: list[Token], a: int) -> int:
+    """Where the local part ends when a spelling aside sits before the "at":
+    "pieter underscore bos, that's B O S, at example dot nl" -> the comma after "bos"."""
+    k = a - 1
+    if k < 0 or tokens[k].text != ",":
+        return a
+    k -= 1
+    n_letters = 0
+    while k >= 0 and len(tokens[k].text) == 1 and tokens[k].text.isalpha():
+        k -= 1
+        n_letters += 1
+    n_words = 0
+    while k >= 0 and tokens[k].low in _ASIDE_WORDS and n_words < 2:
+        k -= 1
+        n_words += 1
+    if n_letters >= 2 and n_words and k >= 1 and tokens[k].text == ",":
+        return k
+    return a
+
+
 def find_emails(tokens: list[Token]) -> list[EmailMatch]:
     """E-mail addresses dictated ("sarah dot mitchell at example dot com", "m punt yildiz
     apenstaartje example punt com") or written by the ASR ("at example.com")."""
@@ -687,7 +710,7 @@ def find_emails(tokens: list[Token]) -> list[EmailMatch]:
             continue
         if weak and not any(t.low in ("dot", "punt") for t in tokens[a + 1:dom[1]]):
             continue  # an ASR's "that" for "at": only before a dictated "example dot com"
-        loc = _local_part_before(tokens, a)
+        loc = _local_part_before(tokens, _skip_aside(tokens, a))
         if loc is None and tokens[a - 1].text == "," and a >= 2:
             loc = _local_part_before(tokens, a - 1)  # "nathan dot greaves, at example dot com"
         if loc is None:

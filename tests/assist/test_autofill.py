@@ -263,6 +263,10 @@ VARIANTS = [
     ("en", [("a","And your date of birth?"),("c","It's the 29th on February 2000, leap year baby.")], {"date_of_birth":"2000-02-29"}),
     ("en", [("a","Can I take your account number?"),("c","3-0-6-6-9-1-2-0.")], {"account_number":"30669120"}),
     ("en", [("a","And the postcode?"),("c","13, 15, 4, 1, 8")], {}),
+    ("en", [("a","And the first line of your address?"),("c","It's forty-seven Wilhelminastraat, in Haarlem.")], {"street_address":"Wilhelminastraat 47","city":"Haarlem"}),
+    ("en", [("a","Can you confirm your address?"),("c","Van Baerlestraat one hundred and twelve, second floor. Amsterdam.")], {"street_address":"Van Baerlestraat 112","city":"Amsterdam"}),
+    ("nl", [("a","Wat is uw adres?"),("c","De Biltstraat honderdvijfenveertig.")], {"street_address":"Biltstraat 145"}),
+    ("nl", [("a","Mag ik uw e-mailadres?"),("c","r.smit@example.nl"),("a","Naam is Ruud Smit, klopt dat?"),("c","Ja, dat klopt.")], {"email":"r.smit@example.nl","full_name":"Ruud Smit"}),
     # Belgian callers: 04.. is a Belgian mobile once the caller says where they live
     ("nl", [("c","Ik woon in België, in Gent."),("a","Op welk nummer kunnen we u bereiken?"),("c","Nul vier zevenenzeventig, twaalf, vierendertig, zesenvijftig.")], {"phone_number":"+32477123456"}),
     ("nl", [("a","Op welk nummer kunnen we u bereiken?"),("c","Nul vier vijfenzeventig, twaalf, vierendertig, zesenvijftig.")], {"phone_number":"+31475123456"}),
@@ -306,6 +310,21 @@ def test_correction_last_two_digits_not():
     _, out = play(turns)
     assert [fv.value for fv in out] == ["+447700900402", "+447700900420"]
     assert out[1].correction and out[1].replaces == out[0].id
+
+
+def test_correction_i_mean_last_digits():
+    turns = [("a", "And the new mobile?"),
+             ("c", "Oh seven seven double oh, nine double oh, five two six. I mean, five two nine.")]
+    _, out = play(turns)
+    assert [(fv.value, fv.correction) for fv in out] == [("+447700900526", False),
+                                                         ("+447700900529", True)]
+
+
+def test_i_mean_with_more_than_digits_is_not_a_patch():
+    turns = [("a", "And the address?"),
+             ("c", "It's forty-two Elm Street, I mean twenty-four Elm Street.")]
+    filler, out = play(turns)
+    assert filler.values() == {"street_address": "24 Elm Street"} and out[-1].correction
 
 
 def test_correction_not_underscore_its_a_dot():

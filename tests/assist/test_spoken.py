@@ -152,6 +152,9 @@ def test_spelled_name_with_doubles():
         ("It's nathan dot greaves, that example dot com.", "nathan.greaves@example.com",
          "nathan dot greaves, that example dot com"),
         ("Yeah, it's 5-1-9-2 at example dot org", "5192@example.org", "5-1-9-2 at example dot org"),
+        # a spelling aside between the address and the "at"
+        ("It's pieter underscore bos, that's B O S, at example dot nl.", "pieter_bos@example.nl",
+         "pieter underscore bos, that's B O S, at example dot nl"),
     ],
 )
 def test_emails(text, email, span):
