@@ -116,6 +116,15 @@ BEREAVEMENT_RE = _rx(
     r"overleden|overlijden|nabestaande|nabestaanden|begrafenis|uitvaart|is gestorven)\b")
 BELGIUM_RE = _rx(r"\b(?:belgi[eë]|belgium|belgian|belgisch[e]?|vlaanderen|flanders|wallonie|"
                  r"brussel|antwerpen|gent|leuven|brugge|li[eè]ge|luik|mechelen|hasselt)\b")
+# Numbers that have a name of their own and are not on the identity form.
+OTHER_NUMBER_RE = _rx(
+    r"\b(?:sort ?code|(?:claim|complaint|case|order|invoice|ticket|booking|tracking|serial|"
+    r"dispute|incident|crime|report|flight|meter|registration|pac|fraud)"
+    r"(?: number| no\.?| code| reference)?|reference(?: number)?|readings?|"
+    r"klachtnummer|zaaknummer|dossiernummer|ordernummer|bestelnummer|factuurnummer|"
+    r"referentie(?:nummer)?|kenteken|serienummer|meterstand(?:en)?|aangiftenummer|"
+    r"schadenummer|meldingsnummer|ticketnummer|vluchtnummer|boekingsnummer|"
+    r"fraudemelding)\b")
 STALE_RE = _rx(
     r"\b(?:(?:old|previous|former|oude|vorige|voormalige|vroegere)\s+(?:\w+\s+)?"
     r"(?:number|address|email|e-mail|phone|mobile|account|one|nummer|adres|e-?mailadres|"
@@ -162,7 +171,7 @@ NAME_INTRO_RE = _rx(
     r"dag|uh|um|eh|er|erm|well|so|it's|it is|its|that's|that is|this is|my name is|my name's|"
     r"the name is|the name's|name's|i'?m|i am|het is|dat is|mijn naam is|ik ben|ik heet|met|"
     r"u spreekt met|je spreekt met|you'?re speaking (?:to|with)|speaking|mister|mr|mrs|ms|miss|"
-    r"dr|meneer|mevrouw|mevr|dhr)\b[\s,.:]*)*")
+    r"dr|doctor|professor|prof|sir|dokter|meneer|mevrouw|mevr|dhr)\b[\s,.:]*)*")
 NAME_CUE_RE = _rx(r"\b(?:my name is|my name's|the name is|name's|this is|i'?m|i am|mijn naam is|"
                   r"ik ben|ik heet|u spreekt met|je spreekt met)\s+(?=[A-Z])|^\W*(?:\w+,\s*)?met\s+"
                   r"(?=[A-Z])")
@@ -684,11 +693,17 @@ class FormFiller:
 
     # ------------------------------------------------------------------ runs -> fields
 
-    def _keyword_fields(self, turn: _Turn, run: Run) -> list[str]:
-        """Fields named right before the run in the same sentence ("BSN is ...")."""
+    def _keyword_fields(self, turn: _Turn, run: Run) -> list[str] | None:
+        """Fields named right before the run in the same sentence ("BSN is ..."); None when
+        the run is named as some other number ("the claim reference is ...")."""
         text = turn.seg.text
         sent = next((s for s in turn.sentences if s[0] <= run.start < s[1]), (0, len(text)))
         hits = self._cue_hits(text, sent[0], run.start)
+        other = list(OTHER_NUMBER_RE.finditer(text, sent[0], run.start))
+        if other and (not hits or other[-1].start() >= hits[-1][1]):
+            gap = text[other[-1].end():run.start]
+            if len(gap.split()) <= 6 and not re.search(r"\d", gap):
+                return None
         if not hits:
             return []
         a, b, fid = hits[-1]
@@ -706,6 +721,8 @@ class FormFiller:
             if nxt in UNIT_WORDS or prv in ("€", "$", "£"):
                 continue  # an amount or a duration, not a dictated value
             kw = self._keyword_fields(turn, run)
+            if kw is None:
+                continue  # a reference, meter reading, sort code...: not a form value
             items = list(run.items)
             if self._pending is not None and not agent and self._pending.field != "street":
                 got = self._extend_pending(turn, items)

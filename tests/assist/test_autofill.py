@@ -267,6 +267,10 @@ VARIANTS = [
     ("en", [("a","Can you confirm your address?"),("c","Van Baerlestraat one hundred and twelve, second floor. Amsterdam.")], {"street_address":"Van Baerlestraat 112","city":"Amsterdam"}),
     ("nl", [("a","Wat is uw adres?"),("c","De Biltstraat honderdvijfenveertig.")], {"street_address":"Biltstraat 145"}),
     ("nl", [("a","Mag ik uw e-mailadres?"),("c","r.smit@example.nl"),("a","Naam is Ruud Smit, klopt dat?"),("c","Ja, dat klopt.")], {"email":"r.smit@example.nl","full_name":"Ruud Smit"}),
+    ("en", [("a","Can I take your customer number?"),("c","I don't have it, but the reference number on the letter is 4471 2290.")], {}),
+    ("en", [("a","And your account number?"),("c","Sort code four oh, five one, six seven, and the account number is one two three four, five six seven eight.")], {"account_number":"12345678"}),
+    ("nl", [("a","Mag ik uw klantnummer?"),("c","Dat weet ik niet, het klachtnummer is K L M vier vier zes nul negen.")], {}),
+    ("en", [("a","Who am I speaking to?"),("c","It's Doctor Sarah Mitchell.")], {"full_name":"Sarah Mitchell"}),
     # Belgian callers: 04.. is a Belgian mobile once the caller says where they live
     ("nl", [("c","Ik woon in België, in Gent."),("a","Op welk nummer kunnen we u bereiken?"),("c","Nul vier zevenenzeventig, twaalf, vierendertig, zesenvijftig.")], {"phone_number":"+32477123456"}),
     ("nl", [("a","Op welk nummer kunnen we u bereiken?"),("c","Nul vier vijfenzeventig, twaalf, vierendertig, zesenvijftig.")], {"phone_number":"+31475123456"}),
