@@ -125,6 +125,7 @@ OTHER_NUMBER_RE = _rx(
     r"referentie(?:nummer)?|kenteken|serienummer|meterstand(?:en)?|aangiftenummer|"
     r"schadenummer|meldingsnummer|ticketnummer|vluchtnummer|boekingsnummer|"
     r"fraudemelding)\b")
+THIRD_PRONOUN_RE = _rx(r"\s*(?:he|she|they|his|her|their|him|hij|zij|ze|zijn|haar|hun|hem)\b")
 STALE_RE = _rx(
     r"\b(?:(?:old|previous|former|oude|vorige|voormalige|vroegere)\s+(?:\w+\s+)?"
     r"(?:number|address|email|e-mail|phone|mobile|account|one|nummer|adres|e-?mailadres|"
@@ -244,6 +245,7 @@ class _Cand:
     evidence: list[Evidence]
     correction: bool = False
     patch: tuple | None = None  # deferred partial correction: (x, y, symbolic, span)
+    asked: bool = False  # the agent asked for this field (or the caller named it)
 
 
 @dataclass
@@ -293,7 +295,13 @@ def _scopes(text: str, rx: re.Pattern[str], sentences: list[tuple[int, int]],
     reset phrase such as "and mine is")."""
     out = []
     for m in rx.finditer(text):
-        end = next((b for a, b in sentences if a <= m.start() < b), len(text))
+        k = next((k for k, (a, b) in enumerate(sentences) if a <= m.start() < b), None)
+        end = sentences[k][1] if k is not None else len(text)
+        # "... naar mijn zoon? Hij is geboren op ...": the next sentence goes on about them
+        while reset is not None and k is not None and k + 1 < len(sentences) and \
+                THIRD_PRONOUN_RE.match(text, sentences[k + 1][0]):
+            k += 1
+            end = sentences[k][1]
         if clause:
             c = re.search(r"[,;]|\b(?:but|maar|and the new|het nieuwe|de nieuwe|the new)\b",
                           text[m.end():end])
@@ -673,6 +681,8 @@ class FormFiller:
         if not agent:
             cands.extend(self._names(turn, runs, expected))
         cands.extend(self._cities(turn, cands, expected, agent))
+        for c in cands:
+            c.asked = c.asked or c.field in expected
         self._mark_corrections(turn, cands)
         return cands
 
@@ -773,7 +783,7 @@ class FormFiller:
             if not self._allowed(turn, fid, pos, agent):
                 return []
             cand = _Cand(fid, value, conf * (0.85 if strict and fid not in fields else 1.0), pos,
-                         [self._ev_items(turn, items[a:b])])
+                         [self._ev_items(turn, items[a:b])], asked=fid in fields)
             rest_fields = [f for f in fields if f != fid]
             return ([cand] + self._assign(turn, items[:a], rest_fields, agent)
                     + self._assign(turn, items[b:], rest_fields, agent))
@@ -857,7 +867,7 @@ class FormFiller:
             (r"\b(?:the\s+)?(?:last|final|laatste)\s+(?:(\w+)\s+)?(?:digits?|numbers?|cijfers?|"
              r"getallen|letters?)\s+(?:are|is|should be|zijn|moeten zijn|moet zijn)\s+"
              r"(?P<x>[^.;!?]+?)(?:,?\s+(?:not|niet)\s+(?P<y>[^.;!?,]+))?(?=[.;!?]|$)", False),
-            (r"\b(?:i mean|i meant|ik bedoel|sorry|no|nee|wait|wacht)[,:]?\s+(?P<x4>(?:[\w-]+[\s,]*)"
+            (r"\b(?:(?:i mean|i meant|ik bedoel|sorry|no|nee|wait|wacht)[,:]?\s+)+(?P<x4>(?:[\w-]+[\s,]*)"
              r"{1,4}?)(?=[.;!?]|$)", False),
             (r"\b(?:het\s+)?eind(?:e)?\s+is\s+(?P<x>[^.;!?]+?)(?=[.;!?]|$)|\b(?:it\s+)?ends?\s+"
              r"(?:in|with|on)\s+(?P<x2>[^.;!?]+?)(?=[.;!?]|$)|\beindigt\s+(?:op|met)\s+"
@@ -907,25 +917,12 @@ class FormFiller:
         for fv in sorted(self._current.values(), key=lambda v: int(v.id[3:]), reverse=True):
             if fv.field in self._locked:
                 continue
-            old = fv.value
-            new = None
-            if ys and ys in old and ys != xs:
-                k = old.rfind(ys)
-                new = old[:k] + xs + old[k + len(ys):]
-            elif not symbolic and not ys and xs.isdigit():
-                digits = re.sub(r"\D", "", old)
-                if len(digits) > len(xs):
-                    k = max(i for i, c in enumerate(old) if c.isdigit()) + 1
-                    # replace the last len(xs) digits
-                    idx = [i for i, c in enumerate(old[:k]) if c.isdigit()][-len(xs):]
-                    chars = list(old)
-                    for i, c in zip(idx, xs, strict=True):
-                        chars[i] = c
-                    new = "".join(chars)
-            if new is None or new == old:
-                continue
             spec = self.form.field(fv.field)
-            if spec is None or _validate(spec.type, new) is None:
+            if spec is None:
+                continue
+            old = fv.value
+            new = _patched(spec.type, old, xs, ys, symbolic)
+            if new is None or new == old or _validate(spec.type, new) is None:
                 continue
             ev = [self._evidence(turn, *span)]
             return _Cand(fv.field, _validate(spec.type, new), 0.8, span[0], ev, correction=True)
@@ -971,7 +968,7 @@ class FormFiller:
                         words[k] = letters.capitalize()
                         ev.append(self._evidence(turn, r.start, r.end))
                         break
-            out.append(_Cand(name_f, " ".join(words), conf, a, ev))
+            out.append(_Cand(name_f, " ".join(words), conf, a, ev, asked=True))
             break
         if not out:  # "First name Nathan, surname Greaves"
             first = FIRST_NAME_RE.search(text)
@@ -1238,6 +1235,9 @@ class FormFiller:
             return cur
         if cur is not None and not c.correction and c.conf < cur.confidence - 0.15:
             return None
+        if cur is not None and not c.correction and not c.asked and \
+                spec.type in ("date_of_birth", "person_name", "bsn"):
+            return None  # a second birth date nobody asked for is someone else's
         seg_conf = min((self._seg_conf(e.segment_id) for e in c.evidence), default=1.0)
         fv = FormValue(
             id=self._next_id(), field=c.field, value=c.value,
@@ -1346,8 +1346,34 @@ def _o_variants(items: list[Item]) -> list[str]:
     return out
 
 
+def _patched(ftype: str, old: str, xs: str, ys: str, symbolic: bool) -> str | None:
+    """`old` with the caller's partial correction applied: Y replaced by X ("twenty, not oh
+    two"), the last digits replaced ("het eind is twintig"), or a birth year replaced."""
+    if ys and ys in old and ys != xs:
+        k = old.rfind(ys)
+        return old[:k] + xs + old[k + len(ys):]
+    if symbolic or ys or not xs.isdigit():
+        return None
+    if ftype == "date_of_birth":  # "..., nineteen ninety. Wait, no, nineteen ninety-one."
+        return xs + old[4:] if len(xs) == 4 else None
+    if ftype == "street_address":  # "Forty-two, no sorry, twenty-four": the house number
+        return re.sub(r"\d+", xs, old, count=1)
+    idx = [i for i, c in enumerate(old) if c.isdigit()]
+    if len(idx) <= len(xs):
+        return None
+    chars = list(old)
+    for i, c in zip(idx[-len(xs):], xs, strict=True):
+        chars[i] = c
+    return "".join(chars)
+
+
 def _validate(ftype: str, raw: str) -> str | None:
     """Normalise a complete written value of this type, None when it is not valid."""
+    if ftype == "date_of_birth":
+        try:
+            return dt.date.fromisoformat(raw).isoformat()
+        except ValueError:
+            return None
     if ftype == "iban":
         return raw if iban_valid(raw) else None
     if ftype == "bsn":

@@ -114,6 +114,7 @@ NL_ORD_SPECIAL = {"eerste": 1, "derde": 3, "achtste": 8}
 WEAK_NUMBER_WORDS = {"one", "oh", "een", "ten", "nil", "second"}
 MULTIPLIERS = {"double": 2, "dubbel": 2, "dubbele": 2, "triple": 3, "treble": 3,
                "driedubbel": 3, "trippel": 3}
+DASH_WORDS = {"dash", "hyphen", "streepje", "koppelteken", "liggend"}
 FILLERS = {"uh", "um", "uhm", "erm", "er", "eh", "ehm", "euh", "hmm", "uhh", "umm"}
 
 
@@ -424,8 +425,8 @@ def value_runs(tokens: list[Token], skip: set[int] | frozenset[int] = frozenset(
             gap = gap or not dotted
             i += 1
             continue
-        if t.low in FILLERS:
-            gap = True
+        if t.low in FILLERS or (t.low in DASH_WORDS and cur):
+            gap = True  # "B E, streepje, vier vier ..." - the dash is part of the id
             i += 1
             continue
         rep = MULTIPLIERS.get(t.low)
@@ -511,7 +512,10 @@ TWO_WORD_SEPS = {("under", "score"): "_", ("laag", "streepje"): "_", ("liggend",
                  ("lage", "streep"): "_", ("low", "dash"): "_"}
 TLDS = {"com", "net", "org", "nl", "be", "uk", "co", "de", "fr", "eu", "info", "io", "biz",
         "edu", "gov", "ie", "us", "lu", "es", "it", "ch", "at", "online", "email", "me", "nu",
-        "ac"}
+        "ac", "ca", "au", "nz", "za", "se", "dk", "no", "fi", "pl", "pt", "gr", "cz", "hu", "ro",
+        "tr", "ma", "sr", "in", "jp", "cn", "br", "mx", "ar", "cl", "ng", "app", "dev", "tech",
+        "shop", "amsterdam", "frl", "brussels", "vlaanderen", "gent", "london", "nyc", "name",
+        "pro", "mobi", "tv", "cc", "ly"}
 _LOCAL_STOP = {
     "is", "it's", "its", "it", "my", "email", "e-mail", "mail", "address", "adres", "the", "to",
     "that's", "thats", "yes", "yeah", "so", "and", "please", "sure", "be", "was", "new", "old",

@@ -271,6 +271,10 @@ VARIANTS = [
     ("en", [("a","And your account number?"),("c","Sort code four oh, five one, six seven, and the account number is one two three four, five six seven eight.")], {"account_number":"12345678"}),
     ("nl", [("a","Mag ik uw klantnummer?"),("c","Dat weet ik niet, het klachtnummer is K L M vier vier zes nul negen.")], {}),
     ("en", [("a","Who am I speaking to?"),("c","It's Doctor Sarah Mitchell.")], {"full_name":"Sarah Mitchell"}),
+    ("en", [("a","And your email?"),("c","emily dot tremblay at example dot ca.")], {"email":"emily.tremblay@example.ca"}),
+    ("nl", [("a","Wat is uw klantnummer?"),("c","B E, streepje, vier vier één negen zeven twee.")], {"customer_number":"BE441972"}),
+    ("nl", [("a","Mag ik uw geboortedatum?"),("c","12 april 1975."),("c","Kunnen de punten naar mijn zoon? Hij is geboren op 3 maart 2004.")], {"date_of_birth":"1975-04-12"}),
+    ("en", [("a","And your date of birth?"),("c","The fifth of May, nineteen eighty."),("c","I was born on the sixth of May, nineteen eighty, as it happens, it's my twin's birthday.")], {"date_of_birth":"1980-05-05"}),
     # Belgian callers: 04.. is a Belgian mobile once the caller says where they live
     ("nl", [("c","Ik woon in België, in Gent."),("a","Op welk nummer kunnen we u bereiken?"),("c","Nul vier zevenenzeventig, twaalf, vierendertig, zesenvijftig.")], {"phone_number":"+32477123456"}),
     ("nl", [("a","Op welk nummer kunnen we u bereiken?"),("c","Nul vier vijfenzeventig, twaalf, vierendertig, zesenvijftig.")], {"phone_number":"+31475123456"}),
@@ -314,6 +318,15 @@ def test_correction_last_two_digits_not():
     _, out = play(turns)
     assert [fv.value for fv in out] == ["+447700900402", "+447700900420"]
     assert out[1].correction and out[1].replaces == out[0].id
+
+
+def test_correction_of_the_birth_year_only():
+    turns = [("a", "Your name and date of birth?"),
+             ("c", "Sven Lindqvist, born the twelfth of February, nineteen ninety. Wait, no, "
+                   "nineteen ninety-one.")]
+    filler, out = play(turns)
+    assert filler.values() == {"full_name": "Sven Lindqvist", "date_of_birth": "1991-02-12"}
+    assert out[-1].correction and out[-1].evidence[0].text == "nineteen ninety-one"
 
 
 def test_correction_i_mean_last_digits():
