@@ -511,7 +511,8 @@ class FormFiller:
         # a short "Is that right?"
         sents = turn.sentences
         tail = sents[-1][0]
-        if len(sents) > 1 and len(text[sents[-1][0]:sents[-1][1]].split()) <= 4:
+        if len(sents) > 1 and len(text[sents[-1][0]:sents[-1][1]].split()) <= 4 and \
+                not self._cue_hits(text, sents[-1][0], sents[-1][1]):
             tail = sents[-2][0]
         readback = any(self._current.get(c.field) is not None
                        and self._current[c.field].value == c.value for c in cands)
@@ -542,6 +543,10 @@ class FormFiller:
                     self._add_evidence(cur, [self._evidence(turn, k, k + len(cur.value))], 0.05)
                     out.append(cur)
         self._update_expectation(turn)
+        for fv in self._read_back:  # "So that's 5192 0374?" - "No, 0375": the field is open again
+            if fv.field not in self._expected:
+                self._expected.append(fv.field)
+                self._expected_age = 0
         return out
 
     def _update_expectation(self, turn: _Turn) -> None:
@@ -605,6 +610,7 @@ class FormFiller:
                     fv.confidence = min(fv.confidence, 0.4)
                     out.append(fv)
         self._read_back = []
+        answered = set()
         for c in sorted(self._extract(turn, agent=False), key=lambda c: c.pos):
             if c.patch is not None:
                 c = self._apply_patch(turn, *c.patch)
@@ -613,6 +619,9 @@ class FormFiller:
             fv = self._commit(c)
             if fv is not None:
                 out.append(fv)
+                answered.add(fv.field)
+        # an answered question is closed: a later value for it needs its own cue
+        self._expected = [f for f in self._expected if f not in answered]
         self._last_customer_fields = [fid for _, _, fid in self._cue_hits(text)]
         if len(text.split()) > 4 or any(c.isdigit() for c in text):
             self._expect_secret = False  # the answer to a secret question has been given
@@ -1548,7 +1557,8 @@ def _capitalised(t: Token) -> bool:
 
 
 def _is_name_word(t: Token) -> bool:
-    return t.kind == "word" and t.text[:1].isupper() and t.low not in STREET_LEFT_STOP
+    return t.kind == "word" and t.text[:1].isupper() and t.low not in STREET_LEFT_STOP \
+        and len(t.text) > 1
 
 
 def _street_name_at(toks: list[Token], i: int) -> tuple[str, int, int, bool] | None:

@@ -191,6 +191,16 @@ def test_a_no_to_the_agents_readback_takes_the_value_off_the_form():
     assert filler.current()["postcode"].confidence < 0.5 and out[-1].value == "SE15 4RG"
 
 
+def test_a_correction_after_the_agents_readback():
+    turns = [("a", "Can I take your customer number?"),
+             ("c", "It's five one nine two, oh three seven four."),
+             ("a", "Five one nine two, oh three seven four?"),
+             ("c", "No, oh three seven five at the end. So five one nine two, oh three seven five.")]
+    filler, out = play(turns)
+    assert filler.values() == {"customer_number": "51920375"}
+    assert out[-1].correction and out[-1].replaces == out[0].id
+
+
 def test_a_no_to_another_question_leaves_the_readback_alone():
     turns = [("a", "Wat is uw e-mailadres?"), ("c", "w punt pronk apenstaartje example punt nl."),
              ("a", "W punt pronk apenstaartje example punt nl. En klopt uw adres nog, Kerkweg "
