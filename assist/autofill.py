@@ -167,12 +167,13 @@ SURNAME_RE = re.compile(rf"\b(?i:surname|last name|family name|achternaam)(?i:\s
 REPEAT_RE = _rx(r"\b(?:spell|repeat|again|say that|once more|slowly|pardon|nog een keer|nog eens|"
                 r"herhalen|spellen|langzaam|sorry\?)")
 NAME_INTRO_RE = _rx(
-    r"^(?:\W*(?:yes|yeah|yep|sure|of course|ok(?:ay)?|right|hi|hello|hiya|morning|good "
+    r"(?:\W*(?:yes|yeah|yep|sure|of course|ok(?:ay)?|right|hi|hello|hiya|morning|good "
     r"(?:morning|afternoon|evening)|ja|jazeker|hoi|hallo|goedemorgen|goedemiddag|goedenavond|"
     r"dag|uh|um|eh|er|erm|well|so|it's|it is|its|that's|that is|this is|my name is|my name's|"
     r"the name is|the name's|name's|i'?m|i am|het is|dat is|mijn naam is|ik ben|ik heet|met|"
     r"u spreekt met|je spreekt met|you'?re speaking (?:to|with)|speaking|mister|mr|mrs|ms|miss|"
-    r"dr|doctor|professor|prof|sir|dokter|meneer|mevrouw|mevr|dhr)\b[\s,.:]*)*")
+    r"dr|doctor|professor|prof|sir|dokter|meneer|mevrouw|mevr|dhr|trouwens|eigenlijk|overigens|"
+    r"actually|by the way|btw)\b[\s,.:]*)*")
 NAME_CUE_RE = _rx(r"\b(?:my name is|my name's|the name is|name's|this is|i'?m|i am|mijn naam is|"
                   r"ik ben|ik heet|u spreekt met|je spreekt met)\s+(?=[A-Z])|^\W*(?:\w+,\s*)?met\s+"
                   r"(?=[A-Z])")
@@ -225,6 +226,7 @@ CITY_STOP = NAME_STOP | {"klopt", "dat", "is", "right", "correct", "thanks", "pl
                          "exactly", "bedankt", "dank", "yep", "yup", "nope", "sorry", "hang",
                          "netherlands", "nederland", "uk", "england", "belgium", "belgie"}
 
+ADDRESS_FAMILY = {"street_address", "postcode", "city"}
 UNIT_WORDS = {
     "pounds", "pound", "quid", "euros", "euro", "dollars", "dollar", "cents", "cent", "pence", "p",
     "percent", "procent", "%", "minutes", "minuten", "hours", "hour", "uur", "days", "dagen", "day",
@@ -356,6 +358,7 @@ class FormFiller:
         self._pending: _Pending | None = None
         self._agent_pending: list[_Cand] = []
         self._read_back: list[FormValue] = []  # values the agent just read back
+        self._answered: set[str] = set()  # field types the caller's last turn gave
         self._blocked_recent: dict[str, int] = {}
         self._last_customer_fields: list[str] = []
         self._stranger_topic = 0  # turns left in which "his"/"her" may mean a stranger
@@ -524,7 +527,9 @@ class FormFiller:
                     self._read_back.append(cur)
                 out.append(cur)
             elif (confirm_style and cur is None and c.field not in self._locked
-                  and (c.field in cued or readback or self._ftype(c.field) in ("email", "iban"))
+                  and (c.field in cued or readback or self._ftype(c.field) in ("email", "iban")
+                       or (self._ftype(c.field) in ADDRESS_FAMILY
+                           and self._answered & ADDRESS_FAMILY))
                   and (c.field, c.value) not in self._dismissed):
                 # the agent says a value the caller has not: it counts once the caller agrees
                 self._agent_pending.append(c)
@@ -622,6 +627,7 @@ class FormFiller:
                 answered.add(fv.field)
         # an answered question is closed: a later value for it needs its own cue
         self._expected = [f for f in self._expected if f not in answered]
+        self._answered = {self._ftype(f) for f in answered}
         self._last_customer_fields = [fid for _, _, fid in self._cue_hits(text)]
         if len(text.split()) > 4 or any(c.isdigit() for c in text):
             self._expect_secret = False  # the answer to a secret question has been given
@@ -652,6 +658,10 @@ class FormFiller:
         exempt = self._bereavement and ftype in ("iban", "reference") and not self._stranger_topic
         if not exempt and (_inside(pos, turn.relation) or (not agent and self._expect_third)):
             return False
+        if self._stranger_topic and not agent:  # "He said Beacon as well, policy C A R ..."
+            sent = next((a for a, b in turn.sentences if a <= pos < b), 0)
+            if THIRD_PRONOUN_RE.match(turn.seg.text, sent):
+                return False
         return not _inside(pos, turn.stale)
 
     def _extract(self, turn: _Turn, agent: bool) -> list[_Cand]:

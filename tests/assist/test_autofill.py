@@ -285,6 +285,10 @@ VARIANTS = [
     ("nl", [("a","Wat is uw klantnummer?"),("c","B E, streepje, vier vier één negen zeven twee.")], {"customer_number":"BE441972"}),
     ("nl", [("a","Mag ik uw geboortedatum?"),("c","12 april 1975."),("c","Kunnen de punten naar mijn zoon? Hij is geboren op 3 maart 2004.")], {"date_of_birth":"1975-04-12"}),
     ("en", [("a","And your date of birth?"),("c","The fifth of May, nineteen eighty."),("c","I was born on the sixth of May, nineteen eighty, as it happens, it's my twin's birthday.")], {"date_of_birth":"1980-05-05"}),
+    ("nl", [("a","Genoteerd."),("c","Dank u. En mijn naam is trouwens Gerrit Hendriks, voor als u belt.")], {"full_name":"Gerrit Hendriks"}),
+    ("en", [("a","Can I take your name?"),("c","Sorry, what? Oh. Yes, it's Natalie Brooks.")], {"full_name":"Natalie Brooks"}),
+    ("nl", [("a","En uw postcode en huisnummer?"),("c","Drieëntwintig twaalf, K L, nummer zevenendertig."),("a","Dank u. Dat is Breestraat zevenendertig?"),("c","Ja, klopt.")], {"postcode":"2312 KL","street_address":"Breestraat 37"}),
+    ("en", [("a","Did you get the other driver's details?"),("c","Yes, his phone is oh seven seven double oh, nine double oh, six one two."),("a","And his insurer?"),("c","He said Beacon as well, policy C A R, three three one, four four, eight.")], {}),
     # Belgian callers: 04.. is a Belgian mobile once the caller says where they live
     ("nl", [("c","Ik woon in België, in Gent."),("a","Op welk nummer kunnen we u bereiken?"),("c","Nul vier zevenenzeventig, twaalf, vierendertig, zesenvijftig.")], {"phone_number":"+32477123456"}),
     ("nl", [("a","Op welk nummer kunnen we u bereiken?"),("c","Nul vier vijfenzeventig, twaalf, vierendertig, zesenvijftig.")], {"phone_number":"+31475123456"}),
