@@ -7,6 +7,8 @@ import time
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from assist.autofill import FormFiller, FormValue
 from assist.evaluation import (
@@ -636,3 +638,32 @@ def test_quality_on_own_labelled_calls():
 @pytest.mark.skipif(not DEV.exists(), reason="shared dev set not present")
 def test_quality_on_shared_dev_calls():
     _quality(call_files(DEV))
+
+
+def test_propose_finds_spoken_streets_and_names():
+    turns = [("c", "Ik woon op de Laan van Meerdervoort tweehonderdtien in Den Haag."),
+             ("c", "Met Lotte van Dam trouwens.")]
+    filler, _ = play(turns, "nl")
+    fv = filler.propose("street_address", "Laan van Meerdervoort 210", 0.8)
+    assert fv is not None and fv.evidence[0].text == "Laan van Meerdervoort tweehonderdtien"
+    assert filler.propose("city", "den haag", 0.8) is not None
+    assert filler.propose("street_address", "Laan van Meerdervoort 12", 0.8) is None
+
+
+WORDS = ["five", "oh", "double", "N", "L", "at", "dot", "com", "example", "nul", "zes",
+         "twintig", "my", "number", "is", "postcode", "S", "E", "fifteen", "no", "sorry", ",",
+         ".", "Biltstraat", "Road", "March", "14th", "1985", "apenstaartje", "punt", "not",
+         "underscore", "his", "PIN", "Greaves", "Nathan", "G-R-E", "I", "mean", "twenty-four"]
+
+
+@given(st.lists(st.tuples(st.sampled_from(["a", "c"]),
+                          st.lists(st.sampled_from(WORDS), min_size=1, max_size=25)),
+                min_size=1, max_size=6))
+@settings(max_examples=150, deadline=None)
+def test_any_text_gives_only_evidenced_values(turns):
+    """Whatever is said, every suggestion points at text that is really there."""
+    script = [(who, " ".join(words)) for who, words in turns]
+    filler, _ = play(script)
+    check_evidence(filler, script)
+    for fv in filler.suggestions():
+        assert 0.0 <= fv.confidence <= 1.0
