@@ -66,6 +66,7 @@ class Hypothesis:
     language: str = "en"
     rejected: str | None = None  # why the text was thrown away (silence, repetition)
     fallback: bool = False  # decoded again with the full 30 s window
+    overflow: int = 0  # words dropped because they aligned past the end of the audio
     decode_seconds: float = 0.0
     queue_seconds: float = 0.0
 

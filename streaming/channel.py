@@ -102,9 +102,25 @@ class _Chunk:
     prev: list[HypWord] = field(default_factory=list)  # last uncommitted hypothesis
     last_interim_at: int = 0
 
-    @property
-    def prefix(self) -> tuple[int, ...]:
-        return tuple(t for w in self.committed for t in w.tokens)
+    def window(self, context_ms: int) -> tuple[int, tuple[int, ...]]:
+        """Where the next decode starts and the committed tokens forced there.
+
+        Re-decoding the whole chunk would cost more with every commit (the
+        encoder sees all of it, and forced tokens cost the decoder almost as
+        much as generated ones). So a decode starts at a committed word about
+        `context_ms` before the last commit: the words from there on are forced
+        as the prefix, the boundary between committed and new words lies inside
+        the window (never at its edge, where a cut would clip a word), and the
+        cost stays bounded however long the speaker goes on.
+        """
+        if not self.committed:
+            return self.start, ()
+        last_end = self.committed[-1].end
+        j = len(self.committed) - 1
+        while j > 0 and self.committed[j - 1].start >= last_end - context_ms / 1000:
+            j -= 1
+        a = max(self.start, int((self.committed[j].start - 0.05) * RATE))
+        return a, tuple(t for w in self.committed[j:] for t in w.tokens)
 
 
 class ChannelTranscriber:
@@ -256,7 +272,8 @@ class ChannelTranscriber:
             return  # a click or a breath: not worth a decode, and Whisper would invent text
         if cut - c.start <= 0:
             return
-        req = self._req("final", c.start, cut, c.prefix)
+        a, prefix = c.window(self.o.context_ms)
+        req = self._req("final", a, cut, prefix)
         self.pending_finals.append(req.seq)
         self._final_flags[req.seq] = from_finalize
         out.append(req)
@@ -270,7 +287,9 @@ class ChannelTranscriber:
         if c.voiced < 300 * RATE // 1000 or self.silence * self.o.frame_ms >= 150:
             return
         c.last_interim_at = self.buf.end
-        req = self._req("interim", c.start, self.buf.end, c.prefix)
+        a, prefix = c.window(self.o.context_ms)
+        self.buf.trim_before(a - RATE)
+        req = self._req("interim", a, self.buf.end, prefix)
         self.interim_in_flight = True
         self._interim_chunk[req.seq] = c.id
         out.append(req)

@@ -216,13 +216,13 @@ class WhisperRecognizer:
                 idx_full = list(range(len(requests)))
                 tokens = [tokens[idx.index(i)] if i in idx else [toks[i].eot] for i in idx_full]
                 idx = idx_full
-        content = [min(frames, math.ceil(requests[i].audio.size / HOP) + 10) for i in idx]
+        content = [min(frames, math.ceil(requests[i].audio.size / HOP) + 10) for i in idx]  # mel frames
         tok0 = toks[idx[0]]
         results = self.model.model.align(
             enc_sub, tok0.sot_sequence, tokens, max(content), median_filter_width=7
         )
         tps = RATE / HOP / 2  # encoder frames per second (50)
-        for i, res, text_tokens, n_frames in zip(idx, results, tokens, content, strict=True):
+        for i, res, text_tokens in zip(idx, results, tokens, strict=True):
             tok = toks[i]
             if not text_tokens or text_tokens == [tok.eot]:
                 continue
@@ -240,13 +240,18 @@ class WhisperRecognizer:
             if bounds[-1] >= jump_times.size:
                 jump_times = np.pad(jump_times, (0, bounds[-1] - jump_times.size + 1), mode="edge")
             probs = res.text_token_probs
-            limit = n_frames / 100.0
+            content_end = r.audio.size / RATE
             out = []
             for w, wt, a, b in zip(words, word_tokens, bounds[:-1], bounds[1:], strict=False):
                 if not w or not wt or wt[0] >= tok.eot:
                     continue
-                start = float(min(jump_times[a], limit))
-                end = float(min(jump_times[b], limit))
+                start = float(jump_times[a])
+                end = float(min(jump_times[b], content_end))
+                if start >= content_end - 0.04 and w.strip():
+                    # Aligned past the end of the audio: the decoder ran on into the
+                    # silence padding (typically repeating itself). Not spoken: drop.
+                    hyps[i].overflow += 1
+                    continue
                 p = float(np.mean(probs[a:b])) if b > a and len(probs) >= b else 0.5
                 out.append(HypWord(w, r.offset + start, r.offset + max(end, start), p, tuple(wt)))
             hyps[i].words = _merge_punctuation(out)

@@ -1,0 +1,164 @@
+"""`souffleur` command line: serve, stream, and the assist/batch commands.
+
+Each subcommand is a thin wrapper: option parsing here, the work in the
+modules it names.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import os
+import sys
+from dataclasses import replace
+from typing import Any
+
+import streaming  # noqa: F401  (limits BLAS threads before numpy loads)
+
+from .options import AsrOptions, SegmenterOptions, ServerOptions
+
+
+def add_asr_arguments(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("speech recognition")
+    g.add_argument("--model", help="'bundled' (tiny.en, offline), a faster-whisper name, or a path")
+    g.add_argument("--device", choices=["auto", "cpu", "cuda"])
+    g.add_argument("--compute-type", help="int8 (default), float16, int8_float16, float32, auto")
+    g.add_argument("--beam-size", type=int, help="interim decodes (default 1)")
+    g.add_argument("--final-beam-size", type=int, help="final decodes (default 3)")
+    g.add_argument("--cpu-threads", type=int, help="threads per inference worker (default 1)")
+    g.add_argument("--workers", type=int, help="parallel inference workers (default: CPU cores)")
+    g.add_argument("--language", help="force a language (multilingual models); default en")
+
+
+def asr_options(args: argparse.Namespace) -> AsrOptions:
+    o = AsrOptions.from_env()
+    for arg, name in (("model", "model"), ("device", "device"), ("compute_type", "compute_type"),
+                      ("beam_size", "beam_size"), ("final_beam_size", "final_beam_size"),
+                      ("cpu_threads", "cpu_threads"), ("workers", "workers"), ("language", "language")):
+        v = getattr(args, arg, None)
+        if v is not None:
+            o = replace(o, **{name: v})
+    return o
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    from .server import SouffleurServer
+
+    opts = ServerOptions.from_env()
+    for arg in ("host", "port", "max_calls", "idle_timeout_s", "redis_url", "data_dir"):
+        v = getattr(args, arg, None)
+        if v is not None:
+            opts = replace(opts, **{arg: v})
+    seg = SegmenterOptions()
+    if args.endpointing_ms is not None:
+        seg = replace(seg, endpointing_ms=args.endpointing_ms)
+    bus = None
+    if opts.redis_url:
+        from .redis_bus import RedisBus
+
+        bus = RedisBus.connect_or_exit(opts.redis_url)
+    server = SouffleurServer(opts, asr_options(args), seg, bus=bus)
+    print(f"souffleur: model {server.model_name} on {server.recognizer.device} "  # type: ignore[attr-defined]
+          f"({server.recognizer.compute_type}), {server.scheduler.workers} workers, "  # type: ignore[attr-defined]
+          f"up to {server.max_calls} calls; ws://{opts.host}:{opts.port}/v1/listen", flush=True)
+    asyncio.run(server.serve_forever())
+    return 0
+
+
+def cmd_stream(args: argparse.Namespace) -> int:
+    from .client import stream_file
+
+    params: dict[str, Any] = {}
+    if args.call_id:
+        params["call_id"] = args.call_id
+    if args.language:
+        params["language"] = args.language
+    if args.roles:
+        params["roles"] = args.roles
+    if args.mono:
+        params["multichannel"] = False
+    show_interim = not args.finals_only and sys.stdout.isatty()
+
+    def show(m: dict[str, Any]) -> None:
+        if args.json:
+            print(json.dumps(m), flush=True)
+            return
+        t = m.get("type")
+        if t == "Results":
+            text = m["channel"]["alternatives"][0]["transcript"]
+            who = m.get("speaker", "?")
+            if m["is_final"]:
+                if text:
+                    print(f"\r\033[K[{m['start']:7.2f}] {who:>8}: {text}" if show_interim else
+                          f"[{m['start']:7.2f}] {who:>8}: {text}", flush=True)
+            elif show_interim:
+                print(f"\r\033[K           {who:>8}~ {text[-100:]}", end="", flush=True)
+        elif t in ("Error", "Metadata"):
+            print(("\n" if show_interim else "") + f"{t}: " + json.dumps(
+                {k: v for k, v in m.items() if k not in ("type", "model_info", "_received")}), flush=True)
+
+    res = asyncio.run(stream_file(args.url, args.file, realtime=not args.fast, on_message=show,
+                                  speed=args.speed, **params))
+    if res.close_code not in (1000, None):
+        print(f"closed with {res.close_code}: {res.close_reason}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="souffleur", description=__doc__.splitlines()[0])
+    p.add_argument("-v", "--verbose", action="store_true")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    s = sub.add_parser("serve", help="run the websocket server (embedded defaults: no Redis needed)")
+    s.add_argument("--host", help="bind address (default 127.0.0.1)")
+    s.add_argument("--port", type=int, help="port (default 8765)")
+    s.add_argument("--max-calls", type=int, help="admission limit (default: 4 per worker)")
+    s.add_argument("--idle-timeout", dest="idle_timeout_s", type=float)
+    s.add_argument("--redis-url", help="share calls across nodes through Redis (or $REDIS_URL)")
+    s.add_argument("--data-dir", help="audit trail and local state (default ./souffleur-data)")
+    s.add_argument("--endpointing-ms", type=int, help=argparse.SUPPRESS)
+    add_asr_arguments(s)
+    s.set_defaults(func=cmd_serve)
+
+    st = sub.add_parser("stream", help="stream a recording to the server like a softphone")
+    st.add_argument("file", help="WAV/FLAC/MP3, or headerless .ulaw/.alaw/.raw (8 kHz)")
+    st.add_argument("--url", default=os.environ.get("SOUFFLEUR_URL", "ws://127.0.0.1:8765"))
+    st.add_argument("--fast", action="store_true", help="send as fast as possible, not in real time")
+    st.add_argument("--speed", type=float, default=1.0, help="pace at N x real time")
+    st.add_argument("--call-id")
+    st.add_argument("--language")
+    st.add_argument("--roles", help="speaker per channel, default agent,customer")
+    st.add_argument("--mono", action="store_true", help="mix stereo to one channel")
+    st.add_argument("--finals-only", action="store_true")
+    st.add_argument("--json", action="store_true", help="print every server message as JSON")
+    st.set_defaults(func=cmd_stream)
+
+    from assist.cli import add_commands
+
+    add_commands(sub)
+    _optional_commands(sub)
+    return p
+
+
+def _optional_commands(sub: Any) -> None:
+    """Commands from modules that may not be present in a slim install."""
+    for mod in ("streaming.batch", "streaming.ops"):
+        try:
+            m = __import__(mod, fromlist=["add_commands"])
+        except ImportError:
+            continue
+        m.add_commands(sub)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    return int(args.func(args) or 0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

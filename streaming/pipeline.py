@@ -1,0 +1,114 @@
+"""Per-call glue between the transcript, the assist engine and the event bus.
+
+`CallPipeline` receives the messages a `CallSession` sends to the softphone,
+publishes them on the call's bus (finals durable, interims transient), turns
+final results into `assist.types.Segment`s for the `AssistSession`, and
+publishes what the assistant suggests. Agent feedback from any desktop arrives
+here too. Assist work runs in a thread, one segment at a time per call, so a
+slow rule never stalls the event loop or reorders a call's events.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from assist.types import Feedback, Segment, Word
+
+from .bus import EventBus
+
+log = logging.getLogger(__name__)
+
+TRANSIENT_TYPES = {"SpeechStarted", "UtteranceEnd"}
+
+
+def segment_from_results(msg: dict[str, Any], language: str = "en") -> Segment | None:
+    """A final `Results` message with words -> an assist `Segment`."""
+    if msg.get("type") != "Results" or not msg.get("is_final"):
+        return None
+    alt = msg["channel"]["alternatives"][0]
+    text = alt.get("transcript", "").strip()
+    if not text:
+        return None
+    words = tuple(
+        Word(w.get("punctuated_word") or w["word"], float(w["start"]), float(w["end"]), float(w.get("confidence", 1.0)))
+        for w in alt.get("words", ())
+    )
+    speaker = msg.get("speaker") or "unknown"
+    return Segment(
+        segment_id=msg.get("segment_id") or f"{msg['channel_index'][0]}-{msg['start']}",
+        speaker=speaker if speaker in ("agent", "customer") else "customer",  # type: ignore[arg-type]
+        text=text,
+        start=float(msg["start"]),
+        end=float(msg["start"]) + float(msg["duration"]),
+        words=words,
+        call_id=msg.get("call_id", ""),
+        language=(alt.get("languages") or [language])[0] or language,
+        confidence=float(alt.get("confidence", 1.0)),
+        channel=int(msg["channel_index"][0]),
+    )
+
+
+class CallPipeline:
+    def __init__(
+        self,
+        call_id: str,
+        bus: EventBus,
+        assist_factory: Callable[[str, str], Any] | None = None,
+        language: str = "en",
+    ) -> None:
+        self.call_id = call_id
+        self.bus = bus
+        self.language = language
+        self.assist = assist_factory(call_id, language) if assist_factory else None
+        self._queue: asyncio.Queue[tuple[str, Any]] = asyncio.Queue()
+        self._task = asyncio.create_task(self._run(), name=f"assist-{call_id}")
+        self.published = 0
+        self.assist_errors = 0
+
+    async def publish(self, msg: dict[str, Any]) -> None:
+        """Publish one transcript-side message and queue finals for the assistant."""
+        t = msg.get("type")
+        durable = not (t == "Results" and not msg.get("is_final")) and t not in TRANSIENT_TYPES
+        await self.bus.publish(self.call_id, msg, durable=durable)
+        self.published += 1
+        if self.assist is not None:
+            seg = segment_from_results(msg, self.language)
+            if seg is not None:
+                self._queue.put_nowait(("segment", seg))
+
+    def feedback(self, fb: Feedback) -> None:
+        self._queue.put_nowait(("feedback", fb))
+
+    async def finish(self) -> None:
+        """End of call: flush pending assist work, publish the summary."""
+        self._queue.put_nowait(("finish", None))
+        await self._task
+
+    async def _run(self) -> None:
+        while True:
+            kind, item = await self._queue.get()
+            if self.assist is None:
+                if kind == "finish":
+                    return
+                continue
+            try:
+                if kind == "segment":
+                    events = await asyncio.to_thread(self.assist.on_segment, item)
+                elif kind == "feedback":
+                    events = await asyncio.to_thread(self.assist.on_feedback, item)
+                else:
+                    events = await asyncio.to_thread(self.assist.finish)
+                    if getattr(self.assist, "refiner", None) is not None:
+                        events += await self.assist.afinish()
+            except Exception:  # the call's transcript must survive an assist bug
+                log.exception("assist failed on %s for call %s", kind, self.call_id)
+                self.assist_errors += 1
+                events = [{"type": "AssistNotice", "level": "error", "code": "assist_failed",
+                           "message": f"assistant failed while handling {kind}; transcript continues"}]
+            for e in events:
+                await self.bus.publish(self.call_id, e, durable=True)
+            if kind == "finish":
+                return

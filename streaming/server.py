@@ -1,0 +1,475 @@
+"""The websocket server: thin asyncio adapters around `CallSession` and the bus.
+
+Endpoints (see docs/protocol.md):
+  ws  /v1/listen?...               softphone audio in, Deepgram-style results out
+  ws  /v1/calls/{call_id}/events   agent desktop: everything on the call, feedback in
+  GET /healthz, /readyz            liveness and readiness
+  GET /v1/calls, /v1/calls/{id}    call state and its durable event log
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import http
+import json
+import logging
+import re
+import signal
+import time
+import uuid
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+from websockets.asyncio.server import Server, ServerConnection, serve
+from websockets.datastructures import Headers
+from websockets.exceptions import ConnectionClosed
+from websockets.http11 import Request, Response
+
+from assist.types import Feedback
+
+from .asr import DecodeRequest, Recognizer
+from .bus import CallInfo, EventBus, MemoryBus, SubscriberLagging
+from .options import AsrOptions, OptionError, SegmenterOptions, ServerOptions, parse_stream_query
+from .pipeline import CallPipeline
+from .protocol import CloseCode, ErrorCode, error_message
+from .scheduler import InferenceScheduler
+from .session import CallSession, Close, Out, Send
+
+log = logging.getLogger("souffleur")
+
+EVENTS_PATH = re.compile(r"^/v1/calls/([A-Za-z0-9_.:\-]{1,128})/events$")
+CALL_PATH = re.compile(r"^/v1/calls/([A-Za-z0-9_.:\-]{1,128})$")
+
+
+@dataclass
+class Metrics:
+    admitted: int = 0
+    refused: int = 0
+    finished: int = 0
+    errors: dict[str, int] = field(default_factory=dict)
+    finals: int = 0
+    events_delivered: int = 0
+    subscribers_dropped: int = 0
+
+    def error(self, code: str) -> None:
+        self.errors[code] = self.errors.get(code, 0) + 1
+
+
+class SouffleurServer:
+    """Owns the model, the scheduler, the bus and every live call of this process."""
+
+    def __init__(
+        self,
+        options: ServerOptions | None = None,
+        asr: AsrOptions | None = None,
+        segmenter: SegmenterOptions | None = None,
+        *,
+        recognizer: Recognizer | None = None,
+        bus: EventBus | None = None,
+        assist_factory: Any = "default",
+        workers: int | None = None,
+    ) -> None:
+        self.options = options or ServerOptions()
+        self.asr = asr or AsrOptions()
+        self.segmenter = segmenter or SegmenterOptions()
+        if recognizer is None:
+            from .whisper import WhisperRecognizer
+
+            recognizer = WhisperRecognizer(self.asr)
+        self.recognizer = recognizer
+        n_workers = workers or getattr(recognizer, "workers", 1)
+        self.scheduler = InferenceScheduler(
+            recognizer,
+            workers=n_workers,
+            max_batch=self.asr.max_batch,
+            max_queue_delay=self.options.max_queue_delay_s,
+        )
+        self.max_calls = self.options.max_calls or default_capacity(n_workers)
+        self.bus: EventBus = bus or MemoryBus()
+        if assist_factory == "default":
+            assist_factory = default_assist_factory(self.options.data_dir)
+        self.assist_factory = assist_factory
+        self.node_id = f"{self.options.host}:{self.options.port}/{uuid.uuid4().hex[:6]}"
+        self.calls: dict[str, LiveCall] = {}
+        self.recent: OrderedDict[str, CallPipeline] = OrderedDict()  # ended calls, for feedback
+        self.metrics = Metrics()
+        self.started = time.time()
+        self.draining = False
+        self._server: Server | None = None
+
+    @property
+    def model_name(self) -> str:
+        return getattr(self.recognizer, "name", "whisper")
+
+    # -- lifecycle -----------------------------------------------------------
+    async def start(self) -> Server:
+        self._server = await serve(
+            self.handle,
+            self.options.host,
+            self.options.port,
+            process_request=self.process_request,
+            compression=None,  # audio does not compress; deflate would only cost CPU
+            max_size=max(self.options.max_frame_bytes * 4, 1 << 22),
+            max_queue=64,
+            ping_interval=20,
+            ping_timeout=20,
+        )
+        return self._server
+
+    @property
+    def port(self) -> int:
+        assert self._server is not None
+        return self._server.sockets[0].getsockname()[1]
+
+    async def serve_forever(self) -> None:
+        server = await self.start()
+        loop = asyncio.get_running_loop()
+        stop = asyncio.Event()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            with contextlib.suppress(NotImplementedError, RuntimeError):
+                loop.add_signal_handler(sig, stop.set)
+        log.info("listening on ws://%s:%d (model %s, %d calls max)", self.options.host, self.port,
+                 self.model_name, self.max_calls)
+        await stop.wait()
+        await self.shutdown(server)
+
+    async def shutdown(self, server: Server | None = None) -> None:
+        """Stop admitting, finish every call in progress (finals, summaries), close 1001."""
+        self.draining = True
+        server = server or self._server
+        if server is not None:
+            server.close(close_connections=False)
+        await asyncio.gather(*(c.drain("server shutting down") for c in list(self.calls.values())),
+                             return_exceptions=True)
+        if server is not None:
+            server.close()
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(server.wait_closed(), 10)
+        self.scheduler.close()
+        await self.bus.close()
+
+    # -- HTTP ------------------------------------------------------------------
+    async def process_request(self, connection: ServerConnection, request: Request) -> Response | None:
+        path = urlsplit(request.path).path
+        upgrade = "websocket" in request.headers.get("Upgrade", "").lower()
+        if path == "/v1/listen" or EVENTS_PATH.match(path):
+            if upgrade:
+                return None
+            return _json(connection, 426, {"error": "this endpoint speaks websocket"})
+        if path == "/healthz":
+            return _json(connection, 200, {"status": "ok", "node": self.node_id,
+                                           "uptime_s": round(time.time() - self.started, 1)})
+        if path == "/readyz":
+            ready = not self.draining and not self.scheduler.overloaded()
+            return _json(connection, 200 if ready else 503, self.status())
+        if path == "/v1/calls":
+            calls = await self.bus.calls()
+            return _json(connection, 200, {"calls": [c.to_dict() for c in calls]})
+        m = CALL_PATH.match(path)
+        if m:
+            info = await self.bus.call_info(m.group(1))
+            if info is None:
+                return _json(connection, 404, error_message(ErrorCode.UNKNOWN_CALL, f"no call {m.group(1)!r}"))
+            events = await self.bus.history(m.group(1))
+            return _json(connection, 200, {"call": info.to_dict(), "events": events})
+        return _json(connection, 404, error_message(ErrorCode.NOT_FOUND, f"no route for {path}"))
+
+    def status(self) -> dict[str, Any]:
+        return {
+            "node": self.node_id,
+            "model": self.model_name,
+            "active_calls": len(self.calls),
+            "max_calls": self.max_calls,
+            "queue": self.scheduler.queue_depth(),
+            "final_delay_p90_s": round(self.scheduler.final_delay_p90(), 3),
+            "draining": self.draining,
+        }
+
+    # -- websockets --------------------------------------------------------------
+    async def handle(self, ws: ServerConnection) -> None:
+        parts = urlsplit(ws.request.path)
+        if parts.path == "/v1/listen":
+            await self.listen(ws, parts.query)
+            return
+        m = EVENTS_PATH.match(parts.path)
+        if m:
+            await self.events(ws, m.group(1), parts.query)
+
+    def admit(self) -> str | None:
+        """None if a new call may start, else the reason it may not."""
+        if self.draining:
+            return "server is shutting down"
+        if len(self.calls) >= self.max_calls:
+            return f"all {self.max_calls} call slots are in use"
+        if self.scheduler.overloaded():
+            return "transcription is running behind; not admitting new calls"
+        return None
+
+    async def listen(self, ws: ServerConnection, query: str) -> None:
+        try:
+            opts = parse_stream_query(query)
+        except OptionError as e:
+            self.metrics.error(ErrorCode.BAD_PARAMETER)
+            await _fail(ws, ErrorCode.BAD_PARAMETER, str(e), CloseCode.UNSUPPORTED_DATA)
+            return
+        reason = self.admit()
+        if reason is not None:
+            self.metrics.refused += 1
+            await _fail(ws, ErrorCode.CAPACITY, reason + "; retry later", CloseCode.TRY_AGAIN_LATER)
+            return
+        if opts.call_id and opts.call_id in self.calls:
+            await _fail(ws, ErrorCode.CALL_IN_USE, f"call {opts.call_id!r} is already streaming",
+                        CloseCode.POLICY)
+            return
+        session = CallSession(
+            opts,
+            self.segmenter,
+            model_name=self.model_name,
+            final_beam=self.asr.final_beam_size,
+            max_frame_bytes=self.options.max_frame_bytes,
+        )
+        call = LiveCall(self, ws, session)
+        self.calls[session.call_id] = call
+        self.metrics.admitted += 1
+        try:
+            await call.run()
+        finally:
+            self.calls.pop(session.call_id, None)
+            self.metrics.finished += 1
+
+    async def events(self, ws: ServerConnection, call_id: str, query: str) -> None:
+        q = {k: v[-1] for k, v in parse_qs(query).items()}
+        since = q.get("since") or None
+        info = await self.bus.call_info(call_id)
+        if info is None and q.get("wait", "").lower() not in ("1", "true"):
+            await _fail(ws, ErrorCode.UNKNOWN_CALL,
+                        f"no call {call_id!r} is streaming or retained here; "
+                        "add wait=true to subscribe before the call starts", CloseCode.POLICY)
+            return
+        sub = await self.bus.subscribe(call_id, since)
+        await _send(ws, {"type": "CallState", "call_id": call_id,
+                         "status": info.status if info else "pending", "since": since})
+        reader = asyncio.create_task(self._desktop_messages(ws, call_id))
+        try:
+            async for e in sub:
+                await ws.send(json.dumps(e))
+                self.metrics.events_delivered += 1
+        except SubscriberLagging as e:
+            self.metrics.subscribers_dropped += 1
+            await _fail(ws, "SUBSCRIBER_TOO_SLOW", f"{e}; reconnect with since=<last id>",
+                        CloseCode.TRY_AGAIN_LATER)
+        except ConnectionClosed:
+            pass
+        finally:
+            reader.cancel()
+            await sub.close()
+
+    async def _desktop_messages(self, ws: ServerConnection, call_id: str) -> None:
+        """Feedback and keep-alives from the agent desktop."""
+        try:
+            async for raw in ws:
+                if isinstance(raw, bytes):
+                    await _send(ws, error_message(ErrorCode.UNKNOWN_MESSAGE,
+                                                  "the events endpoint takes JSON text messages only"))
+                    continue
+                try:
+                    msg = json.loads(raw)
+                    if not isinstance(msg, dict):
+                        raise ValueError
+                except ValueError:
+                    await _send(ws, error_message(ErrorCode.BAD_JSON, f"not a JSON object: {raw[:60]!r}"))
+                    continue
+                t = msg.get("type")
+                if t == "KeepAlive":
+                    continue
+                if t != "Feedback":
+                    await _send(ws, error_message(ErrorCode.UNKNOWN_MESSAGE,
+                                                  f"unknown message type {str(t)[:40]!r}; expected Feedback or KeepAlive"))
+                    continue
+                err = await self.feedback(call_id, msg)
+                if err:
+                    await _send(ws, error_message(err[0], err[1]))
+        except ConnectionClosed:
+            pass
+
+    async def feedback(self, call_id: str, msg: dict[str, Any]) -> tuple[str, str] | None:
+        sid, action = msg.get("suggestion_id"), msg.get("action")
+        if not isinstance(sid, str) or action not in ("accept", "edit", "dismiss"):
+            return ("INVALID_FEEDBACK", "Feedback needs suggestion_id and action accept|edit|dismiss")
+        value = msg.get("value")
+        fb = Feedback(sid, action, value if isinstance(value, str) else None,
+                      agent=msg.get("agent") if isinstance(msg.get("agent"), str) else None,
+                      call_id=call_id)
+        live = self.calls.get(call_id)
+        pipeline = live.pipeline if live else self.recent.get(call_id)
+        if pipeline is None or pipeline.assist is None:
+            return (ErrorCode.UNKNOWN_CALL, f"call {call_id!r} has no assistant on this node")
+        if live is not None:
+            pipeline.feedback(fb)
+        else:  # call ended: the assistant is kept a while so summaries can be reviewed
+            events = await asyncio.to_thread(pipeline.assist.on_feedback, fb)
+            for e in events:
+                await self.bus.publish(call_id, e)
+        return None
+
+    def remember(self, pipeline: CallPipeline) -> None:
+        self.recent[pipeline.call_id] = pipeline
+        while len(self.recent) > 500:
+            self.recent.popitem(last=False)
+
+
+class LiveCall:
+    """Adapter between one softphone connection and its `CallSession`."""
+
+    def __init__(self, server: SouffleurServer, ws: ServerConnection, session: CallSession) -> None:
+        self.server = server
+        self.ws = ws
+        self.session = session
+        self.call_id = session.call_id
+        self.pipeline: CallPipeline | None = None
+        self._out: asyncio.Queue[Send | Close | None] = asyncio.Queue()
+        self._decodes: set[asyncio.Task] = set()
+        self._closed = asyncio.Event()
+        self.close_code: Close | None = None
+        self.last_activity = time.monotonic()
+        self.connected = True
+
+    async def run(self) -> None:
+        s = self.server
+        lang = self.session.options.language or "en"
+        self.pipeline = CallPipeline(self.call_id, s.bus, s.assist_factory, lang)
+        await s.bus.start_call(CallInfo(self.call_id, node=s.node_id, meta={
+            "encoding": self.session.options.encoding, "sample_rate": self.session.options.sample_rate,
+            "channels": self.session.options.channels, "request_id": self.session.request_id}))
+        writer = asyncio.create_task(self._writer())
+        try:
+            await self._read()
+        finally:
+            # Whatever ended the input, everything received is still transcribed.
+            if self.session.closing is None:
+                self.dispatch(self.session.close(CloseCode.NORMAL, "connection ended"))
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(self._closed.wait(), timeout=60)
+            self._out.put_nowait(None)
+            await writer
+            await self.pipeline.finish()
+            await s.bus.end_call(self.call_id, duration=round(self.session.audio_seconds, 3))
+            s.remember(self.pipeline)
+
+    async def _read(self) -> None:
+        """Read until the stream is over; after CloseStream keep reading until the
+        close handshake so late audio gets an Error instead of vanishing silently."""
+        idle = self.server.options.idle_timeout_s
+        while not self._closed.is_set():
+            try:
+                msg = await asyncio.wait_for(self.ws.recv(), timeout=idle)
+            except TimeoutError:
+                if self.session.closing is not None:
+                    continue  # finishing decodes; the writer will close the socket
+                self.dispatch([Send(error_message(
+                    ErrorCode.IDLE, f"no audio or KeepAlive for {idle:g} s; closing the stream"))])
+                self.dispatch(self.session.close(CloseCode.INTERNAL, "idle timeout"))
+                continue
+            except ConnectionClosed:
+                self.connected = False
+                return
+            self.last_activity = time.monotonic()
+            if isinstance(msg, bytes):
+                self.dispatch(self.session.receive_audio(msg))
+            elif self.session.closing is None:
+                self.dispatch(self.session.receive_text(msg))
+
+    async def drain(self, reason: str) -> None:
+        """Server shutdown: flush this call and close it with 1001."""
+        if self.session.closing is None:
+            self.dispatch([Send(error_message(ErrorCode.SHUTTING_DOWN, reason))])
+            self.dispatch(self.session.close(CloseCode.GOING_AWAY, reason))
+        with contextlib.suppress(asyncio.TimeoutError):
+            await asyncio.wait_for(self._closed.wait(), timeout=30)
+
+    def dispatch(self, outs: list[Out]) -> None:
+        """Route session outputs: messages to the writer, work to the scheduler."""
+        for o in outs:
+            if isinstance(o, DecodeRequest):
+                t = asyncio.create_task(self._decode(o))
+                self._decodes.add(t)
+                t.add_done_callback(self._decodes.discard)
+            else:
+                self._out.put_nowait(o)
+
+    async def _decode(self, req: DecodeRequest) -> None:
+        hyp = await self.server.scheduler.decode(req)
+        self.dispatch(self.session.on_result(req, hyp))
+
+    async def _writer(self) -> None:
+        """Send in order, publish to the bus; a dead socket never stops the bus side."""
+        assert self.pipeline is not None
+        while True:
+            item = await self._out.get()
+            if item is None:
+                return
+            if isinstance(item, Close):
+                self.close_code = item
+                if self.connected:
+                    with contextlib.suppress(ConnectionClosed):
+                        await self.ws.close(item.code, item.reason[:120])
+                self._closed.set()
+                continue
+            msg = item.message
+            if msg.get("type") == "Results" and msg.get("is_final") and msg["channel"]["alternatives"][0]["words"]:
+                self.server.metrics.finals += 1
+            if msg.get("type") == "Error":
+                self.server.metrics.error(msg.get("err_code", "?"))
+            if self.connected:
+                try:
+                    await self.ws.send(json.dumps(msg))
+                except ConnectionClosed:
+                    self.connected = False
+            await self.pipeline.publish(msg)
+
+
+def default_capacity(workers: int) -> int:
+    """Calls admitted per process: measured ~0.2 CPU-s per call-second (README)."""
+    return max(2, 4 * workers)
+
+
+def default_assist_factory(data_dir: str):
+    """Offline assist engine per call, auditing to `data_dir/audit.jsonl`."""
+    from pathlib import Path
+
+    from assist.engine import AssistSession
+    from assist.feedback import JsonlAuditStore
+    from assist.knowledge import KnowledgeBase
+    from assist.llm import client_from_env
+
+    audit = JsonlAuditStore(Path(data_dir) / "audit.jsonl")
+    kb = KnowledgeBase.from_dir()
+    llm = client_from_env()
+
+    def factory(call_id: str, language: str) -> AssistSession:
+        return AssistSession(call_id, language, kb=kb, llm=llm, audit=audit)
+
+    return factory
+
+
+def _json(connection: ServerConnection, status: int, body: Any) -> Response:
+    r = connection.respond(http.HTTPStatus(status), json.dumps(body) + "\n")
+    r.headers["Content-Type"] = "application/json"
+    return r
+
+
+async def _send(ws: ServerConnection, msg: dict[str, Any]) -> None:
+    with contextlib.suppress(ConnectionClosed):
+        await ws.send(json.dumps(msg))
+
+
+async def _fail(ws: ServerConnection, code: str, message: str, close_code: int) -> None:
+    await _send(ws, error_message(code, message))
+    with contextlib.suppress(ConnectionClosed):
+        await ws.close(close_code, message[:120])
+
+
+__all__ = ["SouffleurServer", "Headers"]
