@@ -159,7 +159,9 @@ class ChannelTranscriber:
         self._final_results: dict[int, tuple[DecodeRequest, Hypothesis | None]] = {}
         self._final_flags: dict[int, bool] = {}  # seq -> from_finalize
         self.utterance_open = False  # words sent since the last speech_final
-        self.speech_final_owed = False
+        # markers for gaps that were reached while finals were still being decoded:
+        # the speech_final / UtteranceEnd belongs after that final (seq -> markers)
+        self._after_final: dict[int, set[str]] = {}
         self.last_word_end: float | None = None
         self.utterance_end_sent = True
         self.closed = False
@@ -216,6 +218,7 @@ class ChannelTranscriber:
                 self.chunk.last_interim_at = frame_end
                 self.silence = 0
                 self.last_voiced_end = frame_end
+                self.utterance_end_sent = False
                 self._frames.clear()
                 out.append(SpeechStarted(self.channel, round(onset / RATE, 3)))
             else:
@@ -239,23 +242,29 @@ class ChannelTranscriber:
         silence_ms = (frame_end - self.last_voiced_end) * 1000 // RATE
         if self.endpointing_ms is not None and silence_ms >= self.endpointing_ms:
             if self.pending_finals:
-                self.speech_final_owed = True
+                self._after_final.setdefault(self.pending_finals[-1], set()).add("speech_final")
             elif self.utterance_open:
                 self._emit_speech_final(out)
-        if (
-            self.utterance_end_ms is not None
-            and not self.utterance_end_sent
-            and self.last_word_end is not None
-            and not self.pending_finals
+        if self.utterance_end_ms is None or self.utterance_end_sent:
+            return
+        if self.pending_finals:
+            # the last word is not known yet; the gap counts from the end of speech
+            if silence_ms >= self.utterance_end_ms:
+                self._after_final.setdefault(self.pending_finals[-1], set()).add("utterance_end")
+        elif (
+            self.last_word_end is not None
             and frame_end / RATE - self.last_word_end >= self.utterance_end_ms / 1000
         ):
+            self._utterance_end(out)
+
+    def _utterance_end(self, out: list[Output]) -> None:
+        if self.last_word_end is not None and not self.utterance_end_sent:
             self.utterance_end_sent = True
             out.append(UtteranceEnd(self.channel, round(self.last_word_end, 3)))
 
     def _emit_speech_final(self, out: list[Output]) -> None:
         """Close the utterance with an empty final: its words were already sent."""
         self.utterance_open = False
-        self.speech_final_owed = False
         t = self.last_word_end if self.last_word_end is not None else self.last_voiced_end / RATE
         out.append(TranscriptUpdate(self.channel, [], t, t, True, speech_final=True))
 
@@ -377,15 +386,17 @@ class ChannelTranscriber:
             if hyp is not None and not hyp.rejected:
                 words = _strip_prefix(hyp.words, len(req.prefix_tokens))
             last = not self.pending_finals
+            markers = self._after_final.pop(seq, set())
             silence_ms = (self.buf.end - self.last_voiced_end) * 1000 // RATE
-            ended = self.speech_final_owed or (
-                self.chunk is None
+            ended = "speech_final" in markers or (
+                last
+                and self.chunk is None
                 and (
                     self.closed
                     or (self.endpointing_ms is not None and silence_ms >= self.endpointing_ms)
                 )
             )
-            speech_final = last and ended and (self.utterance_open or bool(words))
+            speech_final = ended and (self.utterance_open or bool(words))
             if words:
                 self._words_sent(words)
             if words or speech_final or from_finalize:
@@ -400,8 +411,8 @@ class ChannelTranscriber:
                 )
             if speech_final:
                 self.utterance_open = False
-            if last and ended:
-                self.speech_final_owed = False
+            if "utterance_end" in markers:
+                self._utterance_end(out)
 
     def _words_sent(self, words: list[HypWord]) -> None:
         self.last_word_end = words[-1].end

@@ -79,6 +79,10 @@ class CallPipeline:
             if seg is not None:
                 self._queue.put_nowait(("segment", seg))
 
+    @property
+    def running(self) -> bool:
+        return not self._task.done()
+
     def feedback(self, fb: Feedback) -> None:
         self._queue.put_nowait(("feedback", fb))
 

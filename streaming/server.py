@@ -237,7 +237,7 @@ class SouffleurServer:
         try:
             await call.run()
         finally:
-            self.calls.pop(session.call_id, None)
+            call.release()
             self.metrics.finished += 1
 
     async def events(self, ws: ServerConnection, call_id: str, query: str) -> None:
@@ -307,7 +307,7 @@ class SouffleurServer:
         pipeline = live.pipeline if live else self.recent.get(call_id)
         if pipeline is None or pipeline.assist is None:
             return (ErrorCode.UNKNOWN_CALL, f"call {call_id!r} has no assistant on this node")
-        if live is not None:
+        if pipeline.running:
             pipeline.feedback(fb)
         else:  # call ended: the assistant is kept a while so summaries can be reviewed
             events = await asyncio.to_thread(pipeline.assist.on_feedback, fb)
@@ -355,9 +355,11 @@ class LiveCall:
                 await asyncio.wait_for(self._closed.wait(), timeout=60)
             self._out.put_nowait(None)
             await writer
+            # The transcript is complete and the softphone released: free the call
+            # slot now; the assistant finishes (summary) while new calls come in.
+            self.release()
             await self.pipeline.finish()
             await s.bus.end_call(self.call_id, duration=round(self.session.audio_seconds, 3))
-            s.remember(self.pipeline)
 
     async def _read(self) -> None:
         """Read until the stream is over; after CloseStream keep reading until the
@@ -381,6 +383,13 @@ class LiveCall:
                 self.dispatch(self.session.receive_audio(msg))
             elif self.session.closing is None:
                 self.dispatch(self.session.receive_text(msg))
+
+    def release(self) -> None:
+        """Free this call's slot: its transcript is complete."""
+        if self.server.calls.get(self.call_id) is self:
+            del self.server.calls[self.call_id]
+            if self.pipeline is not None:  # feedback still reaches the assistant
+                self.server.remember(self.pipeline)
 
     async def drain(self, reason: str) -> None:
         """Server shutdown: flush this call and close it with 1001."""
@@ -413,6 +422,7 @@ class LiveCall:
                 return
             if isinstance(item, Close):
                 self.close_code = item
+                self.release()
                 if self.connected:
                     with contextlib.suppress(ConnectionClosed):
                         await self.ws.close(item.code, item.reason[:120])

@@ -1,0 +1,136 @@
+"""Shared fixtures: the real model (loaded once), real servers in threads, real speech.
+
+Speech comes from the recordings in ../shared/audio and from espeak-ng. Servers
+run in a background thread with their own event loop, so a test talks to them
+over real websockets exactly like a softphone would.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import subprocess
+import threading
+from collections.abc import Callable, Iterator
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import streaming  # noqa: F401  (BLAS thread limits before numpy loads)
+from streaming.audiofile import load_audio
+from streaming.options import AsrOptions, SegmenterOptions, ServerOptions
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED = Path(os.environ.get("SOUFFLEUR_SHARED", ROOT.parent / "shared"))
+AUDIO = SHARED / "audio"
+
+
+@pytest.fixture(scope="session")
+def recognizer():
+    from streaming.whisper import WhisperRecognizer
+
+    return WhisperRecognizer(AsrOptions(workers=2))
+
+
+class ServerThread:
+    """A SouffleurServer running on its own loop in a daemon thread."""
+
+    def __init__(self, server) -> None:
+        self.server = server
+        self.loop = asyncio.new_event_loop()
+        self._ready = threading.Event()
+        self.thread = threading.Thread(target=self._run, daemon=True)
+        self.thread.start()
+        if not self._ready.wait(30):
+            raise RuntimeError("server did not start")
+
+    def _run(self) -> None:
+        asyncio.set_event_loop(self.loop)
+        self.loop.run_until_complete(self.server.start())
+        self._ready.set()
+        self.loop.run_forever()
+
+    @property
+    def url(self) -> str:
+        return f"ws://127.0.0.1:{self.server.port}"
+
+    @property
+    def http(self) -> str:
+        return f"http://127.0.0.1:{self.server.port}"
+
+    def call(self, coro):
+        """Run a coroutine on the server's loop (to inspect state safely)."""
+        return asyncio.run_coroutine_threadsafe(coro, self.loop).result(30)
+
+    def stop(self) -> None:
+        fut = asyncio.run_coroutine_threadsafe(self.server.shutdown(), self.loop)
+        try:
+            fut.result(60)
+        finally:
+            self.loop.call_soon_threadsafe(self.loop.stop)
+            self.thread.join(10)
+
+
+@pytest.fixture
+def server_factory(recognizer, tmp_path) -> Iterator[Callable[..., ServerThread]]:
+    from streaming.server import SouffleurServer
+
+    started: list[ServerThread] = []
+
+    def make(*, recognizer_=None, segmenter: SegmenterOptions | None = None, assist: bool = True,
+             bus=None, **opts) -> ServerThread:
+        options = replace(ServerOptions(port=0, data_dir=str(tmp_path / "data")), **opts)
+        server = SouffleurServer(
+            options,
+            AsrOptions(workers=2),
+            segmenter,
+            recognizer=recognizer_ or recognizer,
+            bus=bus,
+            **({} if assist else {"assist_factory": None}),
+        )
+        t = ServerThread(server)
+        started.append(t)
+        return t
+
+    yield make
+    for t in started:
+        t.stop()
+
+
+@pytest.fixture
+def server(server_factory) -> ServerThread:
+    return server_factory()
+
+
+def espeak(text: str, voice: str = "en-us", speed: int = 150) -> tuple[np.ndarray, int]:
+    """Synthesise real (robotic) speech with espeak-ng: (samples x 1 float32, rate)."""
+    exe = shutil.which("espeak-ng")
+    if exe is None:
+        pytest.skip("espeak-ng is not installed (apt-get install espeak-ng)")
+    wav = subprocess.run([exe, "-v", voice, "-s", str(speed), "--stdout", text],
+                         check=True, capture_output=True).stdout
+    import io
+
+    import soundfile as sf
+
+    x, rate = sf.read(io.BytesIO(wav), dtype="float32", always_2d=True)
+    return x, rate
+
+
+def silence(seconds: float, rate: int, channels: int = 1) -> np.ndarray:
+    return np.zeros((int(seconds * rate), channels), np.float32)
+
+
+def clip(name: str) -> tuple[np.ndarray, int, str]:
+    """A shared recording with its reference transcript."""
+    path = AUDIO / name
+    audio, rate = load_audio(path)
+    ref = path.with_suffix(".txt")
+    return audio, rate, ref.read_text(encoding="utf-8").strip() if ref.exists() else ""
+
+
+def run(coro):
+    return asyncio.run(coro)
