@@ -24,6 +24,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from corpus import reference_clips  # noqa: E402
 
+import streaming  # noqa: E402,F401  (limits BLAS threads before numpy loads)
 from streaming.audiofile import load_audio  # noqa: E402
 from streaming.offline import final_transcript, pcm_frames, run_session  # noqa: E402
 from streaming.options import AsrOptions, SegmenterOptions, StreamOptions  # noqa: E402
@@ -48,6 +49,7 @@ def main() -> None:
     ap.add_argument("--margin", type=int, default=None, help="commit margin (ms)")
     ap.add_argument("--pause", type=int, default=None)
     ap.add_argument("--max-chunk", type=int, default=None)
+    ap.add_argument("--context", type=int, default=None, help="committed context re-decoded (ms)")
     ap.add_argument("--no-early-commit", action="store_true")
     ap.add_argument("--long", action="store_true", help="include the 111 s concatenation")
     ap.add_argument("--calls", action="store_true", help="the English labelled calls too")
@@ -63,7 +65,8 @@ def main() -> None:
             asr = replace(asr, **{k: v})
     seg = SegmenterOptions()
     for k, v in (("interim_interval_ms", args.interval), ("commit_margin_ms", args.margin),
-                 ("pause_ms", args.pause), ("max_chunk_ms", args.max_chunk)):
+                 ("pause_ms", args.pause), ("max_chunk_ms", args.max_chunk),
+                 ("context_ms", args.context)):
         if v is not None:
             seg = replace(seg, **{k: v})
     if args.no_early_commit:
@@ -119,7 +122,7 @@ def main() -> None:
                 "final_beam": asr.final_beam_size},
         "segmenter": {"interval": seg.interim_interval_ms, "margin": seg.commit_margin_ms,
                       "pause": seg.pause_ms, "max_chunk": seg.max_chunk_ms,
-                      "early_commit": seg.early_commit},
+                      "early_commit": seg.early_commit, "context": seg.context_ms},
     }
     if args.json:
         print(json.dumps({"rows": rows, "summary": summary}, indent=1))
