@@ -191,16 +191,15 @@ class CallSession:
             elif isinstance(it, TranscriptUpdate):
                 if not it.is_final and not o.interim_results:
                     continue
+                msg = results_message(
+                    it, channels=n, speaker=speaker, call_id=self.call_id,
+                    request_id=self.request_id, model_name=self.model_name,
+                )
                 if it.is_final and it.words:
                     self.finals_sent += 1
-                out.append(
-                    Send(
-                        results_message(
-                            it, channels=n, speaker=speaker, call_id=self.call_id,
-                            request_id=self.request_id, model_name=self.model_name,
-                        )
-                    )
-                )
+                    # evidence in assist events points back to transcript pieces by this id
+                    msg["segment_id"] = f"{ch.channel}-{self.finals_sent}"
+                out.append(Send(msg))
             elif isinstance(it, SpeechStarted):
                 if o.vad_events:
                     out.append(Send(speech_started_message(it, n, self.call_id, speaker)))
