@@ -20,6 +20,7 @@ import time
 import uuid
 from collections import OrderedDict
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -168,6 +169,10 @@ class SouffleurServer:
         if path == "/v1/calls":
             calls = await self.bus.calls()
             return _json(connection, 200, {"calls": [c.to_dict() for c in calls]})
+        if path == "/v1/report":
+            return _json(connection, 200, await asyncio.to_thread(self.audit_report))
+        if path in PAGES or path.startswith("/static/"):
+            return _static(connection, PAGES.get(path, path[len("/static/"):]))
         m = CALL_PATH.match(path)
         if m:
             info = await self.bus.call_info(m.group(1))
@@ -176,6 +181,15 @@ class SouffleurServer:
             events = await self.bus.history(m.group(1))
             return _json(connection, 200, {"call": info.to_dict(), "events": events})
         return _json(connection, 404, error_message(ErrorCode.NOT_FOUND, f"no route for {path}"))
+
+    def audit_report(self) -> dict[str, Any]:
+        """Acceptance and correction rates of the AI's suggestions (supervisor view)."""
+        from pathlib import Path
+
+        from assist.feedback import JsonlAuditStore, report
+
+        path = Path(self.options.data_dir) / "audit.jsonl"
+        return report(JsonlAuditStore(path)) if path.exists() else report([])
 
     def status(self) -> dict[str, Any]:
         return {
@@ -465,10 +479,30 @@ def default_assist_factory(data_dir: str):
     return factory
 
 
+STATIC_DIR = Path(__file__).resolve().parent / "static"
+PAGES = {"/agent": "agent.html", "/supervisor": "supervisor.html", "/": "index.html"}
+CONTENT_TYPES = {".html": "text/html; charset=utf-8", ".js": "text/javascript; charset=utf-8",
+                 ".css": "text/css; charset=utf-8", ".svg": "image/svg+xml", ".png": "image/png",
+                 ".json": "application/json"}
+
+
+def _static(connection: ServerConnection, name: str) -> Response:
+    """Serve a file of the web overlay (no build step: plain HTML/JS/CSS)."""
+    path = (STATIC_DIR / name).resolve()
+    if STATIC_DIR not in path.parents or not path.is_file():
+        return _json(connection, 404, error_message(ErrorCode.NOT_FOUND, f"no page {name!r}"))
+    return _response(200, path.read_bytes(), CONTENT_TYPES.get(path.suffix, "application/octet-stream"))
+
+
 def _json(connection: ServerConnection, status: int, body: Any) -> Response:
-    r = connection.respond(http.HTTPStatus(status), json.dumps(body) + "\n")
-    r.headers["Content-Type"] = "application/json"
-    return r
+    return _response(status, (json.dumps(body) + "\n").encode(), "application/json")
+
+
+def _response(status: int, body: bytes, content_type: str) -> Response:
+    st = http.HTTPStatus(status)
+    headers = Headers([("Content-Type", content_type), ("Content-Length", str(len(body))),
+                       ("Cache-Control", "no-cache")])
+    return Response(st.value, st.phrase, headers, body)
 
 
 async def _send(ws: ServerConnection, msg: dict[str, Any]) -> None:
@@ -481,5 +515,3 @@ async def _fail(ws: ServerConnection, code: str, message: str, close_code: int) 
     with contextlib.suppress(ConnectionClosed):
         await ws.close(close_code, message[:120])
 
-
-__all__ = ["SouffleurServer", "Headers"]
