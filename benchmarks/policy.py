@@ -50,12 +50,14 @@ def main() -> None:
     ap.add_argument("--pause", type=int, default=None)
     ap.add_argument("--max-chunk", type=int, default=None)
     ap.add_argument("--context", type=int, default=None, help="committed context re-decoded (ms)")
+    ap.add_argument("--min-prob", type=float, default=None, help="probability needed to commit early")
     ap.add_argument("--no-early-commit", action="store_true")
     ap.add_argument("--long", action="store_true", help="include the 111 s concatenation")
     ap.add_argument("--calls", action="store_true", help="the English labelled calls too")
     ap.add_argument("--no-clips", action="store_true", help="leave out the short real clips")
     ap.add_argument("--only", default="", help="substring filter on clip names")
     ap.add_argument("--json", action="store_true")
+    ap.add_argument("--verbose", action="store_true", help="print each clip's transcript")
     args = ap.parse_args()
 
     asr = AsrOptions(workers=1)
@@ -66,7 +68,7 @@ def main() -> None:
     seg = SegmenterOptions()
     for k, v in (("interim_interval_ms", args.interval), ("commit_margin_ms", args.margin),
                  ("pause_ms", args.pause), ("max_chunk_ms", args.max_chunk),
-                 ("context_ms", args.context)):
+                 ("context_ms", args.context), ("commit_min_prob", args.min_prob)):
         if v is not None:
             seg = replace(seg, **{k: v})
     if args.no_early_commit:
@@ -77,7 +79,7 @@ def main() -> None:
     tot = {"s_err": 0, "o_err": 0, "n": 0, "audio": 0.0, "decode": 0.0, "so_err": 0, "so_n": 0}
     delays: list[float] = []
     for name, path, channel, ref in reference_clips(args.long, calls=args.calls, clips=not args.no_clips):
-        if args.only and args.only not in name:
+        if args.only and not any(o in name for o in args.only.split(",")):
             continue
         audio, rate = load_audio(path)
         x = audio[:, [channel]] if channel is not None else audio
@@ -102,7 +104,7 @@ def main() -> None:
         rows.append({"clip": name, "seconds": round(dur, 1), "wer_stream": round(se / n, 3),
                      "wer_offline": round(oe / n, 3), "wer_vs_offline": round(so / max(1, son), 3),
                      "decodes": decodes, "cpu_per_audio_s": round(cpu / dur, 3),
-                     "hyp": hyp if args.only else None})
+                     "hyp": hyp if args.verbose else None})
         tot["s_err"] += se
         tot["o_err"] += oe
         tot["n"] += n

@@ -353,6 +353,7 @@ class ChannelTranscriber:
             and words[n].bare
             and words[n].bare == c.prev[n].bare
             and words[n].end <= limit
+            and words[n].probability >= self.o.commit_min_prob
         ):
             n += 1
         if n:
