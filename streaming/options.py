@@ -41,7 +41,7 @@ class AsrOptions:
     language: str | None = None  # None = English for *.en models, else auto-detect per chunk
     max_batch: int = 8  # chunks decoded together in one model call
     pad_seconds: float = 3.0  # silence after an interim chunk (Whisper needs a silent tail)
-    final_pad_seconds: float = 6.0  # finals are decoded once: buy accuracy with a longer tail
+    final_pad_seconds: float = 10.0  # finals are decoded once: buy accuracy with a longer tail
     word_timestamps: bool = True
     no_speech_threshold: float = 0.6
     log_prob_threshold: float = -1.0
@@ -64,7 +64,7 @@ class SegmenterOptions:
     frame_ms: int = 30  # webrtcvad frame: 10, 20 or 30
     speech_start_ms: int = 90  # voiced time within the start window that opens speech
     preroll_ms: int = 240  # audio kept before the detected start (onsets are soft)
-    pause_ms: int = 240  # a pause this long closes the current chunk as final
+    pause_ms: int = 500  # a pause this long closes the chunk (shorter cuts cost accuracy: benchmarks/policy.py)
     endpointing_ms: int = 500  # silence that ends an utterance (speech_final)
     utterance_end_ms: int = 1000  # gap after the last word that sends UtteranceEnd
     min_speech_ms: int = 200  # shorter bursts are clicks or breaths: never decoded
@@ -72,7 +72,7 @@ class SegmenterOptions:
     interim_interval_ms: int = 500  # new audio between interim decodes
     commit_margin_ms: int = 600  # a word this far from the audio end may be committed early
     commit_min_prob: float = 0.0  # early commits need at least this word probability
-    context_ms: int = 1500  # committed speech re-decoded (as forced prefix) before new words
+    context_ms: int = 3000  # committed speech re-decoded (as forced prefix) before new words
     early_commit: bool = True  # interim decodes + LocalAgreement; False = decode chunks once (batch)
 
 
@@ -196,6 +196,11 @@ class ServerOptions:
     max_frame_bytes: int = 1 << 20  # one audio frame; bigger ones are refused with 1009
     idle_timeout_s: float = 10.0  # no audio and no KeepAlive for this long closes the stream
     max_queue_delay_s: float = 1.5  # refuse new calls while finals wait longer than this
+    max_calls_per_key: int = 0  # concurrent calls one API key/token may stream (0 = max_calls)
+    max_subscribers_per_call: int = 16  # desktops following one call
+    max_messages_per_s: float = 2000.0  # per connection, 2 s burst (real time in 20 ms frames is 50/s;
+    # prerecorded audio may be sent faster than real time, as Deepgram allows)
+    max_call_s: float = 4 * 3600.0  # a call streaming longer is closed (flushed first)
     redis_url: str | None = None
     data_dir: str = "souffleur-data"
     extra: dict[str, Any] = field(default_factory=dict)

@@ -32,6 +32,7 @@ from websockets.http11 import Request, Response
 from assist.types import Feedback
 
 from .asr import DecodeRequest, Recognizer
+from .auth import OPEN, Authenticator, AuthError, Principal
 from .bus import CallInfo, EventBus, MemoryBus, SubscriberLagging
 from .options import AsrOptions, OptionError, SegmenterOptions, ServerOptions, parse_stream_query
 from .pipeline import CallPipeline
@@ -72,6 +73,7 @@ class SouffleurServer:
         bus: EventBus | None = None,
         assist_factory: Any = "default",
         workers: int | None = None,
+        auth: Authenticator | None = None,
     ) -> None:
         self.options = options or ServerOptions()
         self.asr = asr or AsrOptions()
@@ -94,6 +96,8 @@ class SouffleurServer:
             assist_factory = default_assist_factory(self.options.data_dir)
         self.assist_factory = assist_factory
         self.node_id = f"{self.options.host}:{self.options.port}/{uuid.uuid4().hex[:6]}"
+        self.auth = auth or Authenticator.from_env()
+        self.subscribers: dict[str, int] = {}  # call_id -> desktops following it
         self.calls: dict[str, LiveCall] = {}
         self.recent: OrderedDict[str, CallPipeline] = OrderedDict()  # ended calls, for feedback
         self.metrics = Metrics()
@@ -107,6 +111,8 @@ class SouffleurServer:
 
     # -- lifecycle -----------------------------------------------------------
     async def start(self) -> Server:
+        if hasattr(self.bus, "bind_node"):  # shared bus: other nodes forward feedback for our calls
+            await self.bus.bind_node(self.node_id, self.feedback)  # type: ignore[attr-defined]
         self._server = await serve(
             self.handle,
             self.options.host,
@@ -153,13 +159,33 @@ class SouffleurServer:
         await self.bus.close()
 
     # -- HTTP ------------------------------------------------------------------
+    def _authorize(self, connection: ServerConnection, request: Request, action: str,
+                   call_id: str | None = None) -> Response | None:
+        """Authenticate and authorise; the principal is kept on the connection."""
+        query = urlsplit(request.path).query
+        try:
+            p = self.auth.authenticate(request.headers.get("Authorization"), query)
+            self.auth.authorize(p, action, call_id)
+        except AuthError as e:
+            self.metrics.error(f"AUTH_{e.status}")
+            log.warning("denied %s %s: %s", action, urlsplit(request.path).path, e.reason)
+            code = "UNAUTHORIZED" if e.status == 401 else "FORBIDDEN"
+            return _json(connection, e.status, error_message(code, e.reason))
+        connection.principal = p  # type: ignore[attr-defined]
+        return None
+
     async def process_request(self, connection: ServerConnection, request: Request) -> Response | None:
-        path = urlsplit(request.path).path
+        parts = urlsplit(request.path)
+        path = parts.path
         upgrade = "websocket" in request.headers.get("Upgrade", "").lower()
-        if path == "/v1/listen" or EVENTS_PATH.match(path):
-            if upgrade:
-                return None
-            return _json(connection, 426, {"error": "this endpoint speaks websocket"})
+        ev = EVENTS_PATH.match(path)
+        if path == "/v1/listen" or ev:
+            if not upgrade:
+                return _json(connection, 426, {"error": "this endpoint speaks websocket"})
+            if path == "/v1/listen":
+                cid = (parse_qs(parts.query).get("call_id") or [None])[-1]
+                return self._authorize(connection, request, "stream", cid)
+            return self._authorize(connection, request, "read_call", ev.group(1))  # type: ignore[union-attr]
         if path == "/healthz":
             return _json(connection, 200, {"status": "ok", "node": self.node_id,
                                            "uptime_s": round(time.time() - self.started, 1)})
@@ -167,14 +193,20 @@ class SouffleurServer:
             ready = not self.draining and not self.scheduler.overloaded()
             return _json(connection, 200 if ready else 503, self.status())
         if path == "/v1/calls":
+            if (denied := self._authorize(connection, request, "list_calls")) is not None:
+                return denied
             calls = await self.bus.calls()
             return _json(connection, 200, {"calls": [c.to_dict() for c in calls]})
         if path == "/v1/report":
+            if (denied := self._authorize(connection, request, "report")) is not None:
+                return denied
             return _json(connection, 200, await asyncio.to_thread(self.audit_report))
         if path in PAGES or path.startswith("/static/"):
             return _static(connection, PAGES.get(path, path[len("/static/"):]))
         m = CALL_PATH.match(path)
         if m:
+            if (denied := self._authorize(connection, request, "read_call", m.group(1))) is not None:
+                return denied
             info = await self.bus.call_info(m.group(1))
             if info is None:
                 return _json(connection, 404, error_message(ErrorCode.UNKNOWN_CALL, f"no call {m.group(1)!r}"))
@@ -200,6 +232,7 @@ class SouffleurServer:
             "queue": self.scheduler.queue_depth(),
             "final_delay_p90_s": round(self.scheduler.final_delay_p90(), 3),
             "draining": self.draining,
+            "bus": self.bus.health() if hasattr(self.bus, "health") else {"kind": "memory"},
         }
 
     # -- websockets --------------------------------------------------------------
@@ -212,12 +245,16 @@ class SouffleurServer:
         if m:
             await self.events(ws, m.group(1), parts.query)
 
-    def admit(self) -> str | None:
+    def admit(self, principal: Principal = OPEN) -> str | None:
         """None if a new call may start, else the reason it may not."""
         if self.draining:
             return "server is shutting down"
         if len(self.calls) >= self.max_calls:
             return f"all {self.max_calls} call slots are in use"
+        per_key = self.options.max_calls_per_key or self.max_calls
+        mine = sum(1 for c in self.calls.values() if c.principal.key_id == principal.key_id)
+        if principal.kind != "open" and mine >= per_key:
+            return f"{principal.name} already streams {mine} calls (limit {per_key})"
         if self.scheduler.overloaded():
             return "transcription is running behind; not admitting new calls"
         return None
@@ -229,7 +266,10 @@ class SouffleurServer:
             self.metrics.error(ErrorCode.BAD_PARAMETER)
             await _fail(ws, ErrorCode.BAD_PARAMETER, str(e), CloseCode.UNSUPPORTED_DATA)
             return
-        reason = self.admit()
+        principal: Principal = getattr(ws, "principal", OPEN)
+        if principal.call_id and not opts.call_id:
+            opts.call_id = principal.call_id  # a per-call softphone token names its call
+        reason = self.admit(principal)
         if reason is not None:
             self.metrics.refused += 1
             await _fail(ws, ErrorCode.CAPACITY, reason + "; retry later", CloseCode.TRY_AGAIN_LATER)
@@ -245,7 +285,7 @@ class SouffleurServer:
             final_beam=self.asr.final_beam_size,
             max_frame_bytes=self.options.max_frame_bytes,
         )
-        call = LiveCall(self, ws, session)
+        call = LiveCall(self, ws, session, principal)
         self.calls[session.call_id] = call
         self.metrics.admitted += 1
         try:
@@ -263,6 +303,21 @@ class SouffleurServer:
                         f"no call {call_id!r} is streaming or retained here; "
                         "add wait=true to subscribe before the call starts", CloseCode.POLICY)
             return
+        if self.subscribers.get(call_id, 0) >= self.options.max_subscribers_per_call:
+            await _fail(ws, "TOO_MANY_SUBSCRIBERS",
+                        f"call {call_id!r} already has {self.options.max_subscribers_per_call} subscribers",
+                        CloseCode.TRY_AGAIN_LATER)
+            return
+        self.subscribers[call_id] = self.subscribers.get(call_id, 0) + 1
+        try:
+            await self._follow(ws, call_id, since, info)
+        finally:
+            self.subscribers[call_id] -= 1
+            if not self.subscribers[call_id]:
+                del self.subscribers[call_id]
+
+    async def _follow(self, ws: ServerConnection, call_id: str, since: str | None,
+                      info: CallInfo | None) -> None:
         sub = await self.bus.subscribe(call_id, since)
         await _send(ws, {"type": "CallState", "call_id": call_id,
                          "status": info.status if info else "pending", "since": since})
@@ -303,6 +358,11 @@ class SouffleurServer:
                     await _send(ws, error_message(ErrorCode.UNKNOWN_MESSAGE,
                                                   f"unknown message type {str(t)[:40]!r}; expected Feedback or KeepAlive"))
                     continue
+                try:
+                    self.auth.authorize(getattr(ws, "principal", OPEN), "feedback", call_id)
+                except AuthError as e:
+                    await _send(ws, error_message("FORBIDDEN", e.reason))
+                    continue
                 err = await self.feedback(call_id, msg)
                 if err:
                     await _send(ws, error_message(err[0], err[1]))
@@ -320,6 +380,8 @@ class SouffleurServer:
         live = self.calls.get(call_id)
         pipeline = live.pipeline if live else self.recent.get(call_id)
         if pipeline is None or pipeline.assist is None:
+            if hasattr(self.bus, "forward_feedback"):  # the call's assistant runs on another node
+                return await self.bus.forward_feedback(call_id, msg)  # type: ignore[attr-defined]
             return (ErrorCode.UNKNOWN_CALL, f"call {call_id!r} has no assistant on this node")
         if pipeline.running:
             pipeline.feedback(fb)
@@ -338,8 +400,12 @@ class SouffleurServer:
 class LiveCall:
     """Adapter between one softphone connection and its `CallSession`."""
 
-    def __init__(self, server: SouffleurServer, ws: ServerConnection, session: CallSession) -> None:
+    def __init__(self, server: SouffleurServer, ws: ServerConnection, session: CallSession,
+                 principal: Principal = OPEN) -> None:
         self.server = server
+        self.principal = principal
+        self.started = time.monotonic()
+        self._allowance = server.options.max_messages_per_s  # token bucket for message rate
         self.ws = ws
         self.session = session
         self.call_id = session.call_id
@@ -392,11 +458,30 @@ class LiveCall:
             except ConnectionClosed:
                 self.connected = False
                 return
-            self.last_activity = time.monotonic()
+            now = time.monotonic()
+            if self.session.closing is None and (limit := self._limits(now)) is not None:
+                code, text, close = limit
+                self.dispatch([Send(error_message(code, text))])
+                self.dispatch(self.session.close(close, text[:120]))
+                continue
+            self.last_activity = now
             if isinstance(msg, bytes):
                 self.dispatch(self.session.receive_audio(msg))
             elif self.session.closing is None:
                 self.dispatch(self.session.receive_text(msg))
+
+    def _limits(self, now: float) -> tuple[str, str, int] | None:
+        """Message rate (token bucket, 2 s burst) and call duration."""
+        o = self.server.options
+        rate = o.max_messages_per_s
+        self._allowance = min(2 * rate, self._allowance + (now - self.last_activity) * rate)
+        if self._allowance < 1:
+            return ("RATE_LIMITED", f"more than {rate:g} messages per second; send larger frames",
+                    CloseCode.POLICY)
+        self._allowance -= 1
+        if now - self.started > o.max_call_s:
+            return ("CALL_TOO_LONG", f"calls are limited to {o.max_call_s:g} s", CloseCode.POLICY)
+        return None
 
     def release(self) -> None:
         """Free this call's slot: its transcript is complete."""

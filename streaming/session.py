@@ -82,6 +82,7 @@ class CallSession:
             )
         self._sha = hashlib.sha256()
         self.bytes_received = 0
+        self.late_bytes = 0  # audio that arrived after CloseStream, ignored
         self.closing: Close | None = None  # set once the stream is ending
         self.finished = False  # Metadata sent
         self.finals_sent = 0
@@ -97,11 +98,14 @@ class CallSession:
 
     def receive_audio(self, data: bytes) -> list[Out]:
         if self.closing is not None:
+            self.late_bytes += len(data)
+            if self.late_bytes > len(data):
+                return []  # reported once per stream; the count goes to Metadata
             return [
                 Send(
                     error_message(
                         ErrorCode.AUDIO_AFTER_CLOSE,
-                        f"{len(data)} bytes of audio after the stream was closed were ignored",
+                        f"audio after the stream was closed is ignored ({len(data)} bytes so far)",
                     )
                 )
             ]
@@ -172,7 +176,7 @@ class CallSession:
             model_name=self.model_name,
             created=self.created,
             sha256=self._sha.hexdigest(),
-            extra={"finals": self.finals_sent},
+            extra={"finals": self.finals_sent, "ignored_bytes": self.late_bytes},
         )
         return [Send(meta), self.closing]
 
