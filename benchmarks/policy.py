@@ -21,7 +21,7 @@ from dataclasses import replace
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-
+import _paths  # noqa: E402,F401  (benchmarks/streaming.py shadows the package otherwise)
 from corpus import reference_clips  # noqa: E402
 
 import streaming  # noqa: E402,F401  (limits BLAS threads before numpy loads)

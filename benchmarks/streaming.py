@@ -28,14 +28,10 @@ import subprocess
 import sys
 import time
 import urllib.request
-from pathlib import Path
 
-# This file is named like the package it measures: take its folder off the front of
-# the path so `import streaming` finds the package, and look for `corpus` last.
-HERE = Path(__file__).resolve().parent
-ROOT = HERE.parent
-sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != HERE] + [str(HERE)]
-sys.path.insert(0, str(ROOT))
+import _paths  # noqa: E402,F401  (this file shares the package's name)
+
+ROOT = _paths.ROOT
 
 import numpy as np  # noqa: E402
 import psutil  # noqa: E402
