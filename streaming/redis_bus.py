@@ -1,0 +1,834 @@
+"""`EventBus` on Redis: several `souffleur serve` nodes share every call.
+
+Layout (prefix `souffleur:` by default, `SOUFFLEUR_REDIS_PREFIX`):
+
+  {p}call:{id}:events   Stream, the call's durable log; entry id = event id
+  {p}call:{id}:live     pub/sub channel: every event of the call, durable ones
+                        with their id and the id before them, transient ones bare
+  {p}call:{id}          hash, call state (owner node, started, ended, meta)
+  {p}calls              sorted set of call ids by start time (listing)
+  {p}node:{node}        pub/sub channel, control messages for one node (feedback)
+
+Why a stream *and* a channel: the stream is the source of truth (replay with
+`since`, reconnects, ended calls); the channel gives one ordered live feed per
+call for interims and durable events together, at pub/sub latency. Each
+durable message names the id before it, so a subscriber notices a message it
+missed (pub/sub is at-most-once) and reads the gap back from the stream; after
+a pub/sub reconnect every subscriber re-reads from its last id. Nothing is
+missed, nothing is delivered twice.
+
+Publishing never waits on Redis: `publish` assigns the id locally (`ms-seq`,
+increasing per call) and appends to a bounded in-memory buffer that one task
+flushes in order (one pipeline round trip per batch). When Redis is away the
+softphone's live transcript is unaffected; events wait in the buffer and are
+flushed in order when Redis is back. A retried append that had reached Redis
+before the connection died is recognised (same id, same payload) and not
+written twice. What the buffer cannot hold is counted per call, reported in
+`health()` and, once Redis is back, announced on the call as an `AssistNotice`
+with code `events_lost`. Transient events are live-only: they are not kept
+while Redis is unreachable (counted as `transient_dropped`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import os
+import sys
+import time
+import uuid
+from collections import OrderedDict, deque
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import asdict, dataclass, field
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+import redis
+import redis.asyncio as aredis
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+
+from .bus import CallInfo, SubscriberLagging
+from .protocol import ErrorCode
+
+log = logging.getLogger(__name__)
+
+UNAVAILABLE = (RedisConnectionError, RedisTimeoutError, OSError)  # BusyLoadingError included
+StreamId = tuple[int, int]
+FeedbackHandler = Callable[[str, dict[str, Any]], Awaitable[tuple[str, str] | None]]
+
+# Append one durable event: explicit id unless another writer is ahead, a retry
+# of an append that already landed is a no-op, then the live message carrying
+# the previous id so subscribers can tell whether they missed one.
+APPEND = """
+local function parse(id)
+  local d = string.find(id, '-', 1, true)
+  return tonumber(string.sub(id, 1, d - 1)), tonumber(string.sub(id, d + 1))
+end
+local top = redis.call('XREVRANGE', KEYS[1], '+', '-', 'COUNT', 1)
+local prev = '0-0'
+if #top > 0 then prev = top[1][1] end
+local id = ARGV[1]
+local am, as = parse(id)
+local bm, bs = parse(prev)
+if am > bm or (am == bm and as > bs) then
+  redis.call('XADD', KEYS[1], id, 'e', ARGV[2])
+else
+  local same = redis.call('XRANGE', KEYS[1], id, id)
+  if #same > 0 and same[1][2][2] == ARGV[2] then
+    return {id, 0}
+  end
+  id = redis.call('XADD', KEYS[1], '*', 'e', ARGV[2])
+end
+redis.call('EXPIRE', KEYS[1], ARGV[3])
+redis.call('PUBLISH', KEYS[2], prev .. '\\n' .. id .. '\\n' .. ARGV[2])
+return {id, 1}
+"""
+
+END = """
+if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+redis.call('HSET', KEYS[1], 'status', 'ended', 'ended', ARGV[1], 'end_meta', ARGV[2])
+redis.call('EXPIRE', KEYS[1], ARGV[3])
+redis.call('EXPIRE', KEYS[2], ARGV[3])
+redis.call('PUBLISH', KEYS[3], '\\n\\n' .. ARGV[4])
+return 1
+"""
+
+SYNC = """
+local top = redis.call('XREVRANGE', KEYS[1], '+', '-', 'COUNT', 1)
+local id = '0-0'
+if #top > 0 then id = top[1][1] end
+redis.call('PUBLISH', KEYS[2], 'sync\\n' .. id .. '\\n')
+return id
+"""
+
+
+def parse_id(s: str | None) -> StreamId:
+    """A stream id (`ms-seq`) as a comparable tuple; unknown forms mean 'from the start'."""
+    if not s or s in ("0", "$"):
+        return (0, 0)
+    ms, _, seq = str(s).partition("-")
+    try:
+        return (int(ms), int(seq or 0))
+    except ValueError:
+        return (0, 0)
+
+
+def format_id(t: StreamId) -> str:
+    return f"{t[0]}-{t[1]}"
+
+
+def redact(url: str) -> str:
+    """The URL without its password, for messages and logs."""
+    try:
+        p = urlsplit(url)
+    except ValueError:
+        return url
+    if p.password is None:
+        return url
+    host = p.hostname or ""
+    netloc = f"{p.username or ''}:***@{host}" + (f":{p.port}" if p.port else "")
+    return urlunsplit((p.scheme, netloc, p.path, p.query, p.fragment))
+
+
+@dataclass
+class BusStats:
+    """What the buffer did; `lost` and `transient_dropped` are never silent."""
+
+    published: int = 0
+    flushed: int = 0
+    lost: int = 0  # durable events the buffer could not hold (announced per call)
+    transient_dropped: int = 0  # interims etc. not kept while Redis was unreachable
+    disconnects: int = 0
+    notices: int = 0
+    buffer_peak: int = 0
+    connected: bool = True
+    lost_by_call: dict[str, int] = field(default_factory=dict)
+
+
+@dataclass
+class _Op:
+    kind: str  # event | transient | start | end
+    call_id: str
+    payload: str = ""
+    id: str = ""
+    info: CallInfo | None = None
+    at: float = field(default_factory=time.monotonic)
+
+
+@dataclass
+class _Live:
+    """One message from a call's live channel as a subscriber sees it."""
+
+    prev: StreamId | None
+    id: StreamId | None
+    event: dict[str, Any]
+    sync: bool = False  # "the stream's top was `prev` when this was published"
+
+
+class RedisSubscription:
+    """A desktop's view of one call: stream replay, then the live channel, deduplicated.
+
+    Live messages are queued in arrival order. A durable one whose `prev` is past
+    the last id delivered means messages were missed: exactly that gap is read
+    from the stream before it, so transient and durable events keep their order.
+    After each (re)subscription the node publishes a sync marker carrying the
+    stream's top id, which closes a gap even when no further event comes.
+    """
+
+    def __init__(self, bus: RedisBus, call_id: str, last: StreamId, max_queue: int) -> None:
+        self.bus = bus
+        self.call_id = call_id
+        self.last = last
+        self.max_queue = max_queue
+        self.items: deque[_Live | None] = deque()
+        self._ready = asyncio.Event()
+        self.need_fill = True
+        self.dropped = 0
+        self.lagging = False
+        self.closed = False
+
+    def _put(self, item: _Live | None) -> None:
+        self.items.append(item)
+        self._ready.set()
+
+    def offer(self, item: _Live) -> None:
+        """Same policy as `MemorySubscription`: transients go first, then the subscriber."""
+        if self.closed:
+            return
+        if len(self.items) >= self.max_queue:
+            if item.id is None:
+                self.dropped += 1
+                return
+            kept = [x for x in self.items if x is None or x.id is not None or x.sync]
+            self.dropped += len(self.items) - len(kept)
+            self.items = deque(kept)
+            if len(self.items) >= self.max_queue:
+                self.lagging = True
+                self.closed = True
+                self._put(None)
+                return
+        self._put(item)
+
+    def _fill_bound(self) -> StreamId | None:
+        """Read the stream only up to what the queue already holds (keeps live order)."""
+        for x in self.items:
+            if x is not None and x.prev is not None:
+                return x.prev
+        return None
+
+    async def _next(self) -> _Live | None:
+        while not self.items:
+            self._ready.clear()
+            await self._ready.wait()
+        return self.items.popleft()
+
+    async def __aiter__(self) -> AsyncIterator[dict[str, Any]]:
+        while True:
+            if self.need_fill:
+                self.need_fill = False
+                for sid, e in await self.bus._read_after(self.call_id, self.last, self._fill_bound()):
+                    self.last = sid
+                    yield e
+            item = await self._next()
+            if item is None:
+                if self.lagging:
+                    raise SubscriberLagging(f"subscriber too slow; {self.dropped} events dropped")
+                return
+            if item.prev is not None and item.prev > self.last:
+                # live messages were missed: read exactly that gap from the stream
+                for sid, e in await self.bus._read_after(self.call_id, self.last, item.prev):
+                    self.last = sid
+                    yield e
+            if item.sync:
+                continue
+            if item.id is None:
+                yield item.event
+                continue
+            if item.id <= self.last:
+                continue  # already read from the stream
+            self.last = item.id
+            yield item.event
+
+    async def close(self) -> None:
+        if not self.closed:
+            self.closed = True
+            self._put(None)
+        self.bus._unsubscribe(self)
+
+
+class RedisBus:
+    """The shared bus: same interface as `MemoryBus`, state in Redis."""
+
+    def __init__(
+        self,
+        url: str = "redis://127.0.0.1:6379/0",
+        *,
+        prefix: str | None = None,
+        retention_s: float | None = None,
+        active_ttl_s: float = 24 * 3600,
+        max_buffer: int | None = None,
+        max_queue: int = 2000,
+        max_calls_listed: int = 1000,
+    ) -> None:
+        env = os.environ
+        self.url = url
+        self.prefix = prefix if prefix is not None else env.get("SOUFFLEUR_REDIS_PREFIX", "souffleur:")
+        self.retention_s = float(retention_s if retention_s is not None
+                                 else env.get("SOUFFLEUR_CALL_RETENTION_S", 24 * 3600))
+        self.active_ttl_s = max(active_ttl_s, self.retention_s)
+        self.max_buffer = int(max_buffer if max_buffer is not None else env.get("SOUFFLEUR_BUS_BUFFER", 20000))
+        self.max_queue = max_queue
+        self.max_calls_listed = max_calls_listed
+        self.stats = BusStats()
+        self.node_id = f"bus-{uuid.uuid4().hex[:8]}"
+        self._feedback: FeedbackHandler | None = None
+        self._r: aredis.Redis | None = None
+        self._ps_client: aredis.Redis | None = None
+        self._ps: Any = None
+        self._buffer: deque[_Op] = deque()
+        self._inflight: list[_Op] = []
+        self._wake = asyncio.Event()
+        self._drained = asyncio.Event()
+        self._tasks: list[asyncio.Task] = []
+        self._subs: dict[str, set[RedisSubscription]] = {}  # live channel -> local subscribers
+        self._confirmed: set[str] = set()  # channels the current pub/sub connection receives
+        self._waiters: dict[str, list[asyncio.Future]] = {}
+        self._ids: OrderedDict[str, StreamId] = OrderedDict()  # last id assigned per call
+        self._owned: OrderedDict[str, CallInfo] = OrderedDict()  # calls started on this node
+        self._replies: dict[str, asyncio.Future] = {}
+        self._lost_pending: dict[str, int] = {}
+        self._closing = False
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    # -- construction ----------------------------------------------------------
+    @classmethod
+    def connect_or_exit(cls, url: str, **kw: Any) -> RedisBus:
+        """Check Redis before serving: a node that cannot share its calls must not start."""
+        try:
+            client = redis.Redis.from_url(url, socket_connect_timeout=3, socket_timeout=3)
+            client.ping()
+            client.close()
+        except (redis.RedisError, OSError, ValueError) as e:
+            print(f"souffleur: cannot reach Redis at {redact(url)}: {e}\n"
+                  "  start Redis there, or fix --redis-url / REDIS_URL "
+                  "(leave both unset for the embedded single-node bus)", file=sys.stderr)
+            raise SystemExit(2) from None
+        return cls(url, **kw)
+
+    def _key(self, *parts: str) -> str:
+        return self.prefix + ":".join(parts)
+
+    def _events_key(self, call_id: str) -> str:
+        return self._key("call", call_id, "events")
+
+    def _live_key(self, call_id: str) -> str:
+        return self._key("call", call_id, "live")
+
+    def _call_key(self, call_id: str) -> str:
+        return self._key("call", call_id)
+
+    def _node_key(self, node: str) -> str:
+        return self._key("node", node)
+
+    async def _start(self) -> aredis.Redis:
+        """Clients and background tasks are bound to the running loop: created on first use."""
+        if self._r is not None:
+            return self._r
+        self._loop = asyncio.get_running_loop()
+        opts: dict[str, Any] = {"decode_responses": True, "socket_connect_timeout": 2,
+                                "retry": Retry(NoBackoff(), 0)}
+        self._r = aredis.Redis.from_url(self.url, socket_timeout=5, **opts)
+        self._ps_client = aredis.Redis.from_url(self.url, **opts)
+        self._tasks = [asyncio.create_task(self._flush_loop(), name="redis-bus-flush"),
+                       asyncio.create_task(self._listen_loop(), name="redis-bus-listen")]
+        return self._r
+
+    # -- publishing --------------------------------------------------------------
+    def _next_id(self, call_id: str) -> str:
+        ms = int(time.time() * 1000)
+        last = self._ids.get(call_id, (0, 0))
+        nid = (ms, 0) if ms > last[0] else (last[0], last[1] + 1)
+        self._ids[call_id] = nid
+        self._ids.move_to_end(call_id)
+        if len(self._ids) > 20000:
+            self._ids.popitem(last=False)
+        return format_id(nid)
+
+    async def publish(self, call_id: str, event: dict[str, Any], *, durable: bool = True) -> dict[str, Any]:
+        """Never waits on Redis: the event is queued for the flusher and returned with its id."""
+        await self._start()
+        e = dict(event)
+        e.setdefault("call_id", call_id)
+        e.setdefault("ts", time.time())
+        self.stats.published += 1
+        if not durable:
+            if not self.stats.connected or self._room() <= 0:
+                self.stats.transient_dropped += 1
+                return e
+            self._push(_Op("transient", call_id, json.dumps(e)))
+            return e
+        eid = self._next_id(call_id)
+        payload = json.dumps(e)
+        e["id"] = eid
+        if self._room() <= 0 and not self._drop_a_transient():
+            self._count_lost(call_id)
+            return e
+        self._push(_Op("event", call_id, payload, eid))
+        return e
+
+    def _room(self) -> int:
+        return self.max_buffer - len(self._buffer) - len(self._inflight)
+
+    def _drop_a_transient(self) -> bool:
+        for i, op in enumerate(self._buffer):
+            if op.kind == "transient":
+                del self._buffer[i]
+                self.stats.transient_dropped += 1
+                return True
+        return False
+
+    def _count_lost(self, call_id: str) -> None:
+        self.stats.lost += 1
+        self.stats.lost_by_call[call_id] = self.stats.lost_by_call.get(call_id, 0) + 1
+        self._lost_pending[call_id] = self._lost_pending.get(call_id, 0) + 1
+        if self.stats.lost == 1 or self.stats.lost % 1000 == 0:
+            log.error("event buffer full (%d) while Redis is unreachable: %d events lost so far",
+                      self.max_buffer, self.stats.lost)
+
+    def _push(self, op: _Op) -> None:
+        self._buffer.append(op)
+        self._drained.clear()
+        n = len(self._buffer) + len(self._inflight)
+        self.stats.buffer_peak = max(self.stats.buffer_peak, n)
+        self._wake.set()
+
+    async def flush(self, timeout: float = 10.0) -> bool:
+        """Wait until everything published so far is in Redis (tests, shutdown)."""
+        await self._start()
+        if not self._buffer and not self._inflight:
+            return True
+        with contextlib.suppress(asyncio.TimeoutError):
+            await asyncio.wait_for(self._drained.wait(), timeout)
+        return not self._buffer and not self._inflight
+
+    async def _flush_loop(self) -> None:
+        backoff = 0.05
+        while True:
+            if not self._inflight:
+                if not self._buffer:
+                    self._drained.set()
+                    if self._closing:
+                        return
+                    self._wake.clear()
+                    await self._wake.wait()
+                    continue
+                while self._buffer and len(self._inflight) < 256:
+                    self._inflight.append(self._buffer.popleft())
+            try:
+                await self._apply(self._inflight)
+            except UNAVAILABLE as exc:
+                if self.stats.connected:
+                    self.stats.connected = False
+                    self.stats.disconnects += 1
+                    log.warning("Redis unreachable (%s); buffering call events (up to %d)", exc,
+                                self.max_buffer)
+                if self._closing and backoff >= 1.0:
+                    log.error("closing with %d call events not written to Redis",
+                              len(self._buffer) + len(self._inflight))
+                    return
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, 1.0)
+                continue
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # a bug must not stop the flusher: drop the batch, loudly
+                log.exception("writing %d ops to Redis failed; counted as lost", len(self._inflight))
+                for op in self._inflight:
+                    if op.kind == "event":
+                        self._count_lost(op.call_id)
+            self.stats.flushed += sum(op.kind == "event" for op in self._inflight)
+            self._inflight = []
+            backoff = 0.05
+            if not self.stats.connected:
+                self.stats.connected = True
+                log.warning("Redis reachable again; flushing %d buffered ops", len(self._buffer))
+            self._announce_losses()
+
+    async def _apply(self, ops: list[_Op]) -> None:
+        r = await self._start()
+        now = time.monotonic()
+        pipe = r.pipeline(transaction=False)
+        for op in ops:
+            if op.kind == "event":
+                pipe.eval(APPEND, 2, self._events_key(op.call_id), self._live_key(op.call_id),
+                          op.id, op.payload, int(self._ttl(op.call_id)))
+            elif op.kind == "transient":
+                if now - op.at < 2.0:  # a stale interim is worse than none
+                    pipe.publish(self._live_key(op.call_id), "\n\n" + op.payload)
+                else:
+                    self.stats.transient_dropped += 1
+            elif op.kind == "start" and op.info is not None:
+                i = op.info
+                key = self._call_key(i.call_id)
+                pipe.hset(key, mapping={"call_id": i.call_id, "status": "active", "started": i.started,
+                                        "node": i.node, "meta": json.dumps(i.meta)})
+                pipe.hdel(key, "ended", "end_meta")
+                pipe.expire(key, int(self.active_ttl_s))
+                pipe.zadd(self._key("calls"), {i.call_id: i.started})
+                pipe.zremrangebyscore(self._key("calls"), "-inf", time.time() - self.active_ttl_s - self.retention_s)
+            elif op.kind == "end" and op.info is not None:
+                i = op.info
+                ended_event = json.dumps({"type": "CallEnded", "call_id": i.call_id, "ts": i.ended})
+                pipe.eval(END, 3, self._call_key(i.call_id), self._events_key(i.call_id),
+                          self._live_key(i.call_id), i.ended or time.time(), json.dumps(i.meta),
+                          int(self.retention_s), ended_event)
+        if len(pipe):
+            await pipe.execute()
+
+    def _ttl(self, call_id: str) -> float:
+        info = self._owned.get(call_id)
+        return self.retention_s if info is not None and info.status == "ended" else self.active_ttl_s
+
+    def _announce_losses(self) -> None:
+        """Once Redis is back and the buffer has room: tell each affected call what it lost."""
+        if not self._lost_pending or self._room() < self.max_buffer // 10:
+            return
+        pending, self._lost_pending = self._lost_pending, {}
+        for call_id, n in pending.items():
+            e = {"type": "AssistNotice", "level": "warning", "code": "events_lost", "lost": n,
+                 "call_id": call_id, "ts": time.time(),
+                 "message": f"{n} events of this call could not be kept while the shared event bus "
+                            "(Redis) was unreachable; the transcript has a gap"}
+            eid = self._next_id(call_id)
+            self._push(_Op("event", call_id, json.dumps(e), eid))
+            self.stats.notices += 1
+
+    # -- reading -----------------------------------------------------------------
+    async def _read_after(self, call_id: str, last: StreamId,
+                          upto: StreamId | None = None) -> list[tuple[StreamId, dict[str, Any]]]:
+        """Durable events in (last, upto], waiting out a Redis outage (subscribers)."""
+        backoff = 0.1
+        while True:
+            try:
+                return await self._xrange(call_id, last, upto)
+            except UNAVAILABLE:
+                if self._closing:
+                    return []
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, 2.0)
+
+    async def _xrange(self, call_id: str, last: StreamId,
+                      upto: StreamId | None = None) -> list[tuple[StreamId, dict[str, Any]]]:
+        r = await self._start()
+        out: list[tuple[StreamId, dict[str, Any]]] = []
+        key = self._events_key(call_id)
+        end = format_id(upto) if upto is not None else "+"
+        while True:
+            start = "(" + format_id(last) if last != (0, 0) else "-"
+            entries = await r.xrange(key, min=start, max=end, count=1000)
+            for sid, fields in entries:
+                e = json.loads(fields["e"])
+                e["id"] = sid
+                last = parse_id(sid)
+                out.append((last, e))
+            if len(entries) < 1000:
+                return out
+
+    async def history(self, call_id: str, since: str | None = None) -> list[dict[str, Any]]:
+        events = [e for _, e in await self._xrange(call_id, parse_id(since))]
+        # this node's events still waiting for Redis belong to the call's history too
+        after = parse_id(events[-1]["id"]) if events else parse_id(since)
+        for op in [*self._inflight, *self._buffer]:
+            if op.kind == "event" and op.call_id == call_id and parse_id(op.id) > after:
+                events.append({**json.loads(op.payload), "id": op.id})
+        return events
+
+    async def subscribe(self, call_id: str, since: str | None = None) -> RedisSubscription:
+        r = await self._start()
+        last = parse_id(since)
+        if since == "$":
+            with contextlib.suppress(*UNAVAILABLE):
+                top = await r.xrevrange(self._events_key(call_id), count=1)
+                last = parse_id(top[0][0]) if top else (0, 0)
+        sub = RedisSubscription(self, call_id, last, self.max_queue)
+        ch = self._live_key(call_id)
+        subs = self._subs.setdefault(ch, set())
+        subs.add(sub)
+        if ch not in self._confirmed:
+            # live events published once this returns must reach the subscriber (like
+            # MemoryBus); the confirmation also triggers a sync marker, which closes
+            # the window between this subscribe and the first live message
+            fut = asyncio.get_running_loop().create_future()
+            self._waiters.setdefault(ch, []).append(fut)
+            if len(subs) == 1 and self._ps is not None:
+                with contextlib.suppress(*UNAVAILABLE):
+                    await self._ps.subscribe(ch)
+            with contextlib.suppress(asyncio.TimeoutError):  # Redis away: the sync catches up later
+                await asyncio.wait_for(fut, 2.0)
+        return sub
+
+    def _unsubscribe(self, sub: RedisSubscription) -> None:
+        ch = self._live_key(sub.call_id)
+        subs = self._subs.get(ch)
+        if subs is None:
+            return
+        subs.discard(sub)
+        if not subs:
+            del self._subs[ch]
+            if self._ps is not None and not self._closing:
+                t = asyncio.ensure_future(self._ps_unsubscribe(ch))
+                t.add_done_callback(lambda f: f.exception())
+
+    async def _ps_unsubscribe(self, ch: str) -> None:
+        with contextlib.suppress(*UNAVAILABLE):
+            if ch not in self._subs and self._ps is not None:
+                self._confirmed.discard(ch)
+                await self._ps.unsubscribe(ch)
+
+    def subscriber_count(self, call_id: str) -> int:
+        return len(self._subs.get(self._live_key(call_id), ()))
+
+    async def _listen_loop(self) -> None:
+        """One pub/sub connection per node: the live channels it follows and its control channel."""
+        backoff = 0.1
+        assert self._ps_client is not None
+        while not self._closing:
+            ps = self._ps_client.pubsub()
+            try:
+                channels = [self._node_key(self.node_id), *self._subs]
+                await ps.subscribe(*channels)
+                self._ps = ps
+                added = [c for c in [self._node_key(self.node_id), *self._subs]
+                         if c not in channels]  # subscribed or bound while we connected
+                if added:
+                    await ps.subscribe(*added)
+                backoff = 0.1
+                await self._read_pubsub(ps)
+            except UNAVAILABLE as exc:
+                if not self._closing:
+                    log.warning("Redis pub/sub lost (%s); subscribers will re-read from their last id", exc)
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("pub/sub listener failed; restarting it")
+            finally:
+                self._ps = None
+                self._confirmed.clear()
+                with contextlib.suppress(Exception):
+                    await ps.aclose()
+            if not self._closing:
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, 2.0)
+
+    async def _read_pubsub(self, ps: Any) -> None:
+        last_ping = time.monotonic()
+        waiting_pong = False
+        while not self._closing:
+            msg = await ps.get_message(timeout=1.0)
+            if msg is None:
+                if time.monotonic() - last_ping > 5.0:  # a silent dead connection
+                    if waiting_pong:
+                        raise RedisConnectionError("no reply to PING on the pub/sub connection")
+                    await ps.ping()
+                    waiting_pong, last_ping = True, time.monotonic()
+                continue
+            kind, ch = msg["type"], msg.get("channel")
+            if kind == "pong":
+                waiting_pong = False
+            elif kind == "subscribe" and ch in self._subs:
+                self._confirmed.add(ch)
+                for fut in self._waiters.pop(ch, []):
+                    if not fut.done():
+                        fut.set_result(None)
+                # whatever was published before this subscription took effect is in
+                # the stream: the sync marker tells the subscribers up to where
+                t = asyncio.create_task(self._sync(ch))
+                t.add_done_callback(lambda f: f.cancelled() or f.exception())
+            elif kind == "message":
+                if ch == self._node_key(self.node_id):
+                    t = asyncio.create_task(self._on_control(msg["data"]))
+                    t.add_done_callback(lambda f: f.cancelled() or f.exception())
+                else:
+                    self._deliver(ch, msg["data"])
+
+    async def _sync(self, ch: str) -> None:
+        r = await self._start()
+        call_id = ch[len(self._key("call", "")):-len(":live")]
+        with contextlib.suppress(*UNAVAILABLE):  # a failure here means the pub/sub reconnects too
+            await r.eval(SYNC, 2, self._events_key(call_id), ch)
+
+    def _deliver(self, ch: str, data: str) -> None:
+        subs = self._subs.get(ch)
+        if not subs:
+            return
+        prev, sid, payload = data.split("\n", 2)
+        if prev == "sync":
+            item = _Live(parse_id(sid), None, {}, sync=True)
+            for sub in list(subs):
+                sub.offer(item)
+            return
+        event = json.loads(payload)
+        if sid:
+            event["id"] = sid
+            item = _Live(parse_id(prev), parse_id(sid), event)
+        else:
+            item = _Live(None, None, event)
+        for sub in list(subs):
+            sub.offer(item)
+
+    # -- call state ----------------------------------------------------------------
+    async def start_call(self, info: CallInfo) -> None:
+        await self._start()
+        self._owned[info.call_id] = info
+        self._owned.move_to_end(info.call_id)
+        while len(self._owned) > 2000:
+            self._owned.popitem(last=False)
+        self._push(_Op("start", info.call_id, info=CallInfo(**asdict(info))))
+
+    async def end_call(self, call_id: str, **meta: Any) -> None:
+        await self._start()
+        info = self._owned.get(call_id)
+        if info is None:
+            info = await self.call_info(call_id)
+            if info is None:
+                return
+        info.status = "ended"
+        info.ended = time.time()
+        info.meta.update(meta)
+        self._push(_Op("end", call_id, info=CallInfo(**asdict(info))))
+
+    async def call_info(self, call_id: str) -> CallInfo | None:
+        """Redis first; this node's own calls even while Redis is away or not yet flushed."""
+        r = await self._start()
+        try:
+            h = await r.hgetall(self._call_key(call_id))
+        except UNAVAILABLE:
+            if call_id in self._owned:
+                return self._owned[call_id]
+            raise
+        if not h:
+            return self._owned.get(call_id)
+        return _info_from_hash(h)
+
+    async def calls(self, status: str | None = None) -> list[CallInfo]:
+        r = await self._start()
+        ids = await r.zrevrange(self._key("calls"), 0, self.max_calls_listed - 1)
+        pipe = r.pipeline(transaction=False)
+        for cid in ids:
+            pipe.hgetall(self._call_key(cid))
+        hashes = await pipe.execute() if ids else []
+        found: dict[str, CallInfo] = {}
+        gone = []
+        for cid, h in zip(ids, hashes, strict=True):
+            if h:
+                found[cid] = _info_from_hash(h)
+            else:
+                gone.append(cid)
+        if gone:
+            await r.zrem(self._key("calls"), *gone)
+        for cid, info in self._owned.items():
+            found.setdefault(cid, info)
+        out = sorted(found.values(), key=lambda c: c.started)
+        return [c for c in out if status is None or c.status == status]
+
+    # -- several nodes: feedback reaches the node that runs the call's assistant ----------
+    async def bind_node(self, node_id: str, feedback: FeedbackHandler) -> None:
+        """Called by the server at start: this node's id and its local feedback handler."""
+        await self._start()
+        old = self.node_id
+        self.node_id = node_id
+        self._feedback = feedback
+        if self._ps is not None:
+            with contextlib.suppress(*UNAVAILABLE):
+                await self._ps.subscribe(self._node_key(node_id))
+                await self._ps.unsubscribe(self._node_key(old))
+
+    async def forward_feedback(self, call_id: str, msg: dict[str, Any],
+                               timeout: float = 5.0) -> tuple[str, str] | None:
+        """Agent feedback for a call whose assistant runs on another node: ask that node."""
+        r = await self._start()
+        try:
+            info = await self.call_info(call_id)
+        except UNAVAILABLE:
+            return ("BUS_UNAVAILABLE", "the shared event bus (Redis) is unreachable; feedback not applied")
+        if info is None or not info.node or info.node == self.node_id:
+            return (ErrorCode.UNKNOWN_CALL, f"call {call_id!r} has no assistant on this node")
+        req = uuid.uuid4().hex
+        fut: asyncio.Future = asyncio.get_running_loop().create_future()
+        self._replies[req] = fut
+        try:
+            n = await r.publish(self._node_key(info.node), json.dumps(
+                {"op": "feedback", "req": req, "reply_to": self.node_id, "call_id": call_id, "msg": msg}))
+            if not n:
+                return (ErrorCode.UNKNOWN_CALL, f"the node that ran call {call_id!r} ({info.node}) "
+                                                "is not reachable; feedback not applied")
+            err = await asyncio.wait_for(fut, timeout)
+        except UNAVAILABLE:
+            return ("BUS_UNAVAILABLE", "the shared event bus (Redis) is unreachable; feedback not applied")
+        except TimeoutError:
+            return ("FEEDBACK_TIMEOUT", f"node {info.node} did not confirm the feedback within {timeout:g} s")
+        finally:
+            self._replies.pop(req, None)
+        return (str(err[0]), str(err[1])) if err else None
+
+    async def _on_control(self, data: str) -> None:
+        m = json.loads(data)
+        if m.get("op") == "reply":
+            fut = self._replies.get(m.get("req", ""))
+            if fut is not None and not fut.done():
+                fut.set_result(m.get("error"))
+            return
+        if m.get("op") != "feedback":
+            return
+        if self._feedback is None:
+            err: Any = (ErrorCode.UNKNOWN_CALL, "this node serves no calls")
+        else:
+            err = await self._feedback(m["call_id"], m["msg"])
+        reply = {"op": "reply", "req": m.get("req"), "error": list(err) if err else None}
+        r = await self._start()
+        with contextlib.suppress(*UNAVAILABLE):
+            await r.publish(self._node_key(m["reply_to"]), json.dumps(reply))
+
+    # -- health and shutdown -----------------------------------------------------------
+    def health(self) -> dict[str, Any]:
+        s = asdict(self.stats)
+        s["lost_by_call"] = dict(list(s["lost_by_call"].items())[-20:])
+        return {"kind": "redis", "url": redact(self.url), "buffered": len(self._buffer) + len(self._inflight),
+                "max_buffer": self.max_buffer, **s}
+
+    async def close(self, timeout: float = 5.0) -> None:
+        """Flush what can be flushed, then stop (subscribers end)."""
+        if self._r is None:
+            return
+        await self.flush(timeout)
+        self._closing = True
+        self._wake.set()
+        for subs in list(self._subs.values()):
+            for s in list(subs):
+                await s.close()
+        for t in self._tasks:
+            t.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        for c in (self._r, self._ps_client):
+            if c is not None:
+                with contextlib.suppress(Exception):
+                    await c.aclose()
+        self._r = None
+
+
+def _info_from_hash(h: dict[str, str]) -> CallInfo:
+    meta = json.loads(h.get("meta") or "{}")
+    meta.update(json.loads(h.get("end_meta") or "{}"))
+    return CallInfo(
+        call_id=h["call_id"],
+        status=h.get("status", "active"),
+        started=float(h.get("started") or 0.0),
+        ended=float(h["ended"]) if h.get("ended") else None,
+        node=h.get("node", ""),
+        meta=meta,
+    )
