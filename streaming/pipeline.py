@@ -58,6 +58,7 @@ class CallPipeline:
         bus: EventBus,
         assist_factory: Callable[[str, str], Any] | None = None,
         language: str = "en",
+        on_event: Callable[[dict[str, Any]], None] | None = None,
     ) -> None:
         self.call_id = call_id
         self.bus = bus
@@ -67,6 +68,8 @@ class CallPipeline:
         self._task = asyncio.create_task(self._run(), name=f"assist-{call_id}")
         self.published = 0
         self.assist_errors = 0
+        self.on_event = on_event  # metrics hook: sees every assist event
+        self._refining: asyncio.Task | None = None
 
     async def publish(self, msg: dict[str, Any]) -> None:
         """Publish one transcript-side message and queue finals for the assistant."""
@@ -88,6 +91,8 @@ class CallPipeline:
 
     async def finish(self) -> None:
         """End of call: flush pending assist work, publish the summary."""
+        if self._refining is not None:
+            await asyncio.gather(self._refining, return_exceptions=True)
         self._queue.put_nowait(("finish", None))
         await self._task
 
@@ -112,7 +117,30 @@ class CallPipeline:
                 self.assist_errors += 1
                 events = [{"type": "AssistNotice", "level": "error", "code": "assist_failed",
                            "message": f"assistant failed while handling {kind}; transcript continues"}]
-            for e in events:
-                await self.bus.publish(self.call_id, e, durable=True)
+            await self._publish_assist(events)
+            if kind == "segment" and item.speaker == "customer":
+                self._maybe_refine()
             if kind == "finish":
                 return
+
+    async def _publish_assist(self, events: list[dict[str, Any]]) -> None:
+        for e in events:
+            if self.on_event is not None:
+                self.on_event(e)
+            await self.bus.publish(self.call_id, e, durable=True)
+
+    def _maybe_refine(self) -> None:
+        """With an LLM configured, refine in the background, one request at a time:
+        the offline result is already out; the LLM may only add checked suggestions."""
+        if getattr(self.assist, "refiner", None) is None:
+            return
+        if self._refining is not None and not self._refining.done():
+            return
+
+        async def refine() -> None:
+            try:
+                await self._publish_assist(await self.assist.refine())
+            except Exception:
+                log.exception("LLM refine failed for call %s", self.call_id)
+
+        self._refining = asyncio.create_task(refine())

@@ -10,6 +10,7 @@ Endpoints (see docs/protocol.md):
 from __future__ import annotations
 
 import asyncio
+import bisect
 import contextlib
 import http
 import json
@@ -18,8 +19,7 @@ import re
 import signal
 import time
 import uuid
-from collections import OrderedDict
-from dataclasses import dataclass, field
+from collections import OrderedDict, deque
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -34,6 +34,7 @@ from assist.types import Feedback
 from .asr import DecodeRequest, Recognizer
 from .auth import OPEN, Authenticator, AuthError, Principal
 from .bus import CallInfo, EventBus, MemoryBus, SubscriberLagging
+from .metrics import ServerMetrics
 from .options import AsrOptions, OptionError, SegmenterOptions, ServerOptions, parse_stream_query
 from .pipeline import CallPipeline
 from .protocol import CloseCode, ErrorCode, error_message
@@ -44,20 +45,6 @@ log = logging.getLogger("souffleur")
 
 EVENTS_PATH = re.compile(r"^/v1/calls/([A-Za-z0-9_.:\-]{1,128})/events$")
 CALL_PATH = re.compile(r"^/v1/calls/([A-Za-z0-9_.:\-]{1,128})$")
-
-
-@dataclass
-class Metrics:
-    admitted: int = 0
-    refused: int = 0
-    finished: int = 0
-    errors: dict[str, int] = field(default_factory=dict)
-    finals: int = 0
-    events_delivered: int = 0
-    subscribers_dropped: int = 0
-
-    def error(self, code: str) -> None:
-        self.errors[code] = self.errors.get(code, 0) + 1
 
 
 class SouffleurServer:
@@ -92,15 +79,16 @@ class SouffleurServer:
         )
         self.max_calls = self.options.max_calls or default_capacity(n_workers)
         self.bus: EventBus = bus or MemoryBus()
+        self.metrics = ServerMetrics()
+        self.metrics.on_scrape(self._refresh_gauges)
         if assist_factory == "default":
-            assist_factory = default_assist_factory(self.options.data_dir)
+            assist_factory = default_assist_factory(self.options.data_dir, self.metrics)
         self.assist_factory = assist_factory
         self.node_id = f"{self.options.host}:{self.options.port}/{uuid.uuid4().hex[:6]}"
         self.auth = auth or Authenticator.from_env()
         self.subscribers: dict[str, int] = {}  # call_id -> desktops following it
         self.calls: dict[str, LiveCall] = {}
         self.recent: OrderedDict[str, CallPipeline] = OrderedDict()  # ended calls, for feedback
-        self.metrics = Metrics()
         self.started = time.time()
         self.draining = False
         self._server: Server | None = None
@@ -197,6 +185,10 @@ class SouffleurServer:
                 return denied
             calls = await self.bus.calls()
             return _json(connection, 200, {"calls": [c.to_dict() for c in calls]})
+        if path == "/metrics":
+            if (denied := self._authorize(connection, request, "metrics")) is not None:
+                return denied
+            return _response(200, self.metrics.render(), "text/plain; version=0.0.4; charset=utf-8")
         if path == "/v1/report":
             if (denied := self._authorize(connection, request, "report")) is not None:
                 return denied
@@ -222,6 +214,18 @@ class SouffleurServer:
 
         path = Path(self.options.data_dir) / "audit.jsonl"
         return report(JsonlAuditStore(path)) if path.exists() else report([])
+
+    def count_assist_event(self, e: dict[str, Any]) -> None:
+        if e.get("type") == "AssistNotice" and str(e.get("code", "")).startswith("llm_") \
+                and e.get("level") != "info":
+            self.metrics.llm_failures.inc()
+
+    def _refresh_gauges(self) -> None:
+        m = self.metrics
+        m.active_calls.set(len(self.calls))
+        for kind, n in self.scheduler.queue_depth().items():
+            m.queue_depth.labels(kind=kind).set(n)
+        m.dropped_interims.set(self.scheduler.stats.dropped_interims)
 
     def status(self) -> dict[str, Any]:
         return {
@@ -271,7 +275,8 @@ class SouffleurServer:
             opts.call_id = principal.call_id  # a per-call softphone token names its call
         reason = self.admit(principal)
         if reason is not None:
-            self.metrics.refused += 1
+            self.metrics.refused.labels(reason=_reason_label(reason)).inc()
+            log.info("refused call: %s", reason)
             await _fail(ws, ErrorCode.CAPACITY, reason + "; retry later", CloseCode.TRY_AGAIN_LATER)
             return
         if opts.call_id and opts.call_id in self.calls:
@@ -287,12 +292,16 @@ class SouffleurServer:
         )
         call = LiveCall(self, ws, session, principal)
         self.calls[session.call_id] = call
-        self.metrics.admitted += 1
+        self.metrics.admitted.inc()
+        log.info("call %s admitted for %s (%s %d Hz x%d)", session.call_id, principal.name,
+                 opts.encoding, opts.sample_rate, opts.channels)
         try:
             await call.run()
         finally:
             call.release()
-            self.metrics.finished += 1
+            self.metrics.finished.inc()
+            log.info("call %s finished: %.1f s of audio, %d finals", session.call_id,
+                     session.audio_seconds, session.finals_sent)
 
     async def events(self, ws: ServerConnection, call_id: str, query: str) -> None:
         q = {k: v[-1] for k, v in parse_qs(query).items()}
@@ -325,15 +334,16 @@ class SouffleurServer:
         try:
             async for e in sub:
                 await ws.send(json.dumps(e))
-                self.metrics.events_delivered += 1
+                self.metrics.events_delivered.inc()
         except SubscriberLagging as e:
-            self.metrics.subscribers_dropped += 1
+            self.metrics.subscribers_cut.inc()
             await _fail(ws, "SUBSCRIBER_TOO_SLOW", f"{e}; reconnect with since=<last id>",
                         CloseCode.TRY_AGAIN_LATER)
         except ConnectionClosed:
             pass
         finally:
             reader.cancel()
+            self.metrics.events_dropped.inc(getattr(sub, "dropped", 0))
             await sub.close()
 
     async def _desktop_messages(self, ws: ServerConnection, call_id: str) -> None:
@@ -406,6 +416,8 @@ class LiveCall:
         self.principal = principal
         self.started = time.monotonic()
         self._allowance = server.options.max_messages_per_s  # token bucket for message rate
+        # (audio seconds received so far, wall time): when did the audio of a word arrive
+        self._arrivals: deque[tuple[float, float]] = deque(maxlen=3000)
         self.ws = ws
         self.session = session
         self.call_id = session.call_id
@@ -420,7 +432,7 @@ class LiveCall:
     async def run(self) -> None:
         s = self.server
         lang = self.session.options.language or "en"
-        self.pipeline = CallPipeline(self.call_id, s.bus, s.assist_factory, lang)
+        self.pipeline = CallPipeline(self.call_id, s.bus, s.assist_factory, lang, on_event=s.count_assist_event)
         await s.bus.start_call(CallInfo(self.call_id, node=s.node_id, meta={
             "encoding": self.session.options.encoding, "sample_rate": self.session.options.sample_rate,
             "channels": self.session.options.channels, "request_id": self.session.request_id}))
@@ -467,6 +479,7 @@ class LiveCall:
             self.last_activity = now
             if isinstance(msg, bytes):
                 self.dispatch(self.session.receive_audio(msg))
+                self._arrivals.append((self.session.audio_seconds, time.time()))
             elif self.session.closing is None:
                 self.dispatch(self.session.receive_text(msg))
 
@@ -482,6 +495,17 @@ class LiveCall:
         if now - self.started > o.max_call_s:
             return ("CALL_TOO_LONG", f"calls are limited to {o.max_call_s:g} s", CloseCode.POLICY)
         return None
+
+    def _observe_latency(self, msg: dict[str, Any]) -> None:
+        """Final-word latency as the server sees it: now minus when the word's end arrived."""
+        if not self._arrivals:
+            return
+        now = time.time()
+        arr = self._arrivals
+        for w in msg["channel"]["alternatives"][0]["words"]:
+            i = bisect.bisect_left(arr, (float(w["end"]), 0.0))
+            if i < len(arr):
+                self.server.metrics.final_latency.observe(max(0.0, now - arr[i][1]))
 
     def release(self) -> None:
         """Free this call's slot: its transcript is complete."""
@@ -510,6 +534,10 @@ class LiveCall:
 
     async def _decode(self, req: DecodeRequest) -> None:
         hyp = await self.server.scheduler.decode(req)
+        if hyp is not None:
+            m = self.server.metrics
+            m.queue_wait.labels(kind=req.kind).observe(hyp.queue_seconds)
+            m.decode.observe(hyp.decode_seconds)
         self.dispatch(self.session.on_result(req, hyp))
 
     async def _writer(self) -> None:
@@ -529,7 +557,8 @@ class LiveCall:
                 continue
             msg = item.message
             if msg.get("type") == "Results" and msg.get("is_final") and msg["channel"]["alternatives"][0]["words"]:
-                self.server.metrics.finals += 1
+                self.server.metrics.finals.inc()
+                self._observe_latency(msg)
             if msg.get("type") == "Error":
                 self.server.metrics.error(msg.get("err_code", "?"))
             if self.connected:
@@ -540,15 +569,20 @@ class LiveCall:
             await self.pipeline.publish(msg)
 
 
+def _reason_label(reason: str) -> str:
+    for key in ("shutting down", "slots", "behind", "already streams"):
+        if key in reason:
+            return {"slots": "capacity", "behind": "overloaded", "already streams": "per_key"}.get(key, "draining")
+    return "other"
+
+
 def default_capacity(workers: int) -> int:
     """Calls admitted per process: measured ~0.2 CPU-s per call-second (README)."""
     return max(2, 4 * workers)
 
 
-def default_assist_factory(data_dir: str):
-    """Offline assist engine per call, auditing to `data_dir/audit.jsonl`."""
-    from pathlib import Path
-
+def default_assist_factory(data_dir: str, metrics: ServerMetrics | None = None):
+    """Offline assist engine per call (LLM when configured), auditing to `data_dir/audit.jsonl`."""
     from assist.engine import AssistSession
     from assist.feedback import JsonlAuditStore
     from assist.knowledge import KnowledgeBase
@@ -557,11 +591,25 @@ def default_assist_factory(data_dir: str):
     audit = JsonlAuditStore(Path(data_dir) / "audit.jsonl")
     kb = KnowledgeBase.from_dir()
     llm = client_from_env()
+    if llm is not None and metrics is not None:
+        llm = CountingLLM(llm, metrics)
 
     def factory(call_id: str, language: str) -> AssistSession:
         return AssistSession(call_id, language, kb=kb, llm=llm, audit=audit)
 
     return factory
+
+
+class CountingLLM:
+    """Counts LLM requests and transport failures for /metrics."""
+
+    def __init__(self, inner: Any, metrics: ServerMetrics) -> None:
+        self.inner = inner
+        self.metrics = metrics
+
+    async def complete(self, messages: list[dict[str, str]], *, timeout: float | None = None) -> str:
+        self.metrics.llm_calls.inc()
+        return await self.inner.complete(messages, timeout=timeout)
 
 
 STATIC_DIR = Path(__file__).resolve().parent / "static"
