@@ -132,9 +132,7 @@ class MemoryBus:
         self.max_queue = max_queue
 
     async def publish(self, call_id: str, event: dict[str, Any], *, durable: bool = True) -> dict[str, Any]:
-        e = dict(event)
-        e.setdefault("call_id", call_id)
-        e.setdefault("ts", time.time())
+        e = stamp(call_id, event)
         if durable:
             n = self._seq.get(call_id, 0) + 1
             self._seq[call_id] = n
@@ -205,6 +203,21 @@ class MemoryBus:
         for subs in list(self._subs.values()):
             for s in list(subs):
                 await s.close()
+
+
+def stamp(call_id: str, event: dict[str, Any]) -> dict[str, Any]:
+    """A copy of the event with `call_id` and `ts`, ready for the bus to give it an `id`.
+
+    The bus owns `id` (position in the call's log). An event's own id, such as
+    an assist suggestion's `fv-3`, is kept as `suggestion_id` so the desktop can
+    still send Feedback for it.
+    """
+    e = dict(event)
+    if "id" in e:
+        e.setdefault("suggestion_id", e.pop("id"))
+    e.setdefault("call_id", call_id)
+    e.setdefault("ts", time.time())
+    return e
 
 
 def _as_int(since: str | None) -> int:

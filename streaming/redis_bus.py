@@ -52,7 +52,7 @@ from redis.backoff import NoBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
-from .bus import CallInfo, SubscriberLagging
+from .bus import CallInfo, SubscriberLagging, stamp
 from .protocol import ErrorCode
 
 log = logging.getLogger(__name__)
@@ -362,9 +362,7 @@ class RedisBus:
     async def publish(self, call_id: str, event: dict[str, Any], *, durable: bool = True) -> dict[str, Any]:
         """Never waits on Redis: the event is queued for the flusher and returned with its id."""
         await self._start()
-        e = dict(event)
-        e.setdefault("call_id", call_id)
-        e.setdefault("ts", time.time())
+        e = stamp(call_id, event)
         self.stats.published += 1
         if not durable:
             if not self.stats.connected or self._room() <= 0:

@@ -305,3 +305,16 @@ async def test_retried_append_is_not_written_twice_and_ended_calls_expire():
         ttls = [await r.ttl(bus._events_key("r")), await r.ttl(bus._call_key("r"))]
     assert [e["n"] for e in hist] == [0, 1]
     assert all(0 < t <= 120 for t in ttls)
+
+
+@pytest.mark.parametrize("kind", KINDS)
+async def test_an_events_own_id_is_kept_as_suggestion_id(kind):
+    """The bus owns `id`; the assistant's suggestion id must survive for Feedback."""
+    async with make_bus(kind) as bus:
+        await bus.start_call(CallInfo("s"))
+        await bus.publish("s", {"type": "FormValue", "id": "fv-3", "field": "name", "value": "Ann"})
+        await bus.publish("s", {"type": "FeedbackRecorded", "id": "fb-fv-3-9", "suggestion_id": "fv-3"})
+        await settle(bus)
+        hist = await bus.history("s")
+    assert [e["suggestion_id"] for e in hist] == ["fv-3", "fv-3"]
+    assert "fv-3" not in {e["id"] for e in hist}
