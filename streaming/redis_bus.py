@@ -340,10 +340,12 @@ class RedisBus:
         if self._r is not None:
             return self._r
         self._loop = asyncio.get_running_loop()
-        opts: dict[str, Any] = {"decode_responses": True, "socket_connect_timeout": 2,
-                                "retry": Retry(NoBackoff(), 0)}
-        self._r = aredis.Redis.from_url(self.url, socket_timeout=5, **opts)
-        self._ps_client = aredis.Redis.from_url(self.url, **opts)
+        opts: dict[str, Any] = {"decode_responses": True, "socket_connect_timeout": 2}
+        # one quick retry replaces a pooled connection that died with a Redis restart;
+        # everything sent through it is idempotent (appends are deduplicated by id)
+        self._r = aredis.Redis.from_url(self.url, socket_timeout=5, retry=Retry(NoBackoff(), 1), **opts)
+        # the pub/sub connection must fail visibly: a silent reconnect would hide a gap
+        self._ps_client = aredis.Redis.from_url(self.url, retry=Retry(NoBackoff(), 0), **opts)
         self._tasks = [asyncio.create_task(self._flush_loop(), name="redis-bus-flush"),
                        asyncio.create_task(self._listen_loop(), name="redis-bus-listen")]
         return self._r
@@ -383,11 +385,12 @@ class RedisBus:
         return self.max_buffer - len(self._buffer) - len(self._inflight)
 
     def _drop_a_transient(self) -> bool:
-        for i, op in enumerate(self._buffer):
-            if op.kind == "transient":
-                del self._buffer[i]
-                self.stats.transient_dropped += 1
-                return True
+        for ops in (self._inflight, self._buffer):
+            for i, op in enumerate(ops):
+                if op.kind == "transient":
+                    del ops[i]
+                    self.stats.transient_dropped += 1
+                    return True
         return False
 
     def _count_lost(self, call_id: str) -> None:
@@ -430,6 +433,10 @@ class RedisBus:
             try:
                 await self._apply(self._inflight)
             except UNAVAILABLE as exc:
+                live_only = [op for op in self._inflight if op.kind == "transient"]
+                if live_only:  # stale by the time Redis is back: not worth a slot
+                    self._inflight = [op for op in self._inflight if op.kind != "transient"]
+                    self.stats.transient_dropped += len(live_only)
                 if self.stats.connected:
                     self.stats.connected = False
                     self.stats.disconnects += 1
@@ -624,21 +631,23 @@ class RedisBus:
                 backoff = min(backoff * 2, 2.0)
 
     async def _read_pubsub(self, ps: Any) -> None:
-        last_ping = time.monotonic()
-        waiting_pong = False
+        control = self._node_key(self.node_id)
+        beat = json.dumps({"op": "heartbeat", "from": id(self)})
+        last_beat = time.monotonic()
+        waiting = False
         while not self._closing:
             msg = await ps.get_message(timeout=1.0)
             if msg is None:
-                if time.monotonic() - last_ping > 5.0:  # a silent dead connection
-                    if waiting_pong:
-                        raise RedisConnectionError("no reply to PING on the pub/sub connection")
-                    await ps.ping()
-                    waiting_pong, last_ping = True, time.monotonic()
+                # a quiet connection may be a dead one: send ourselves a heartbeat
+                if time.monotonic() - last_beat > 5.0:
+                    if waiting:
+                        raise RedisConnectionError("pub/sub heartbeat not received within 5 s")
+                    r = await self._start()
+                    await r.publish(control, beat)
+                    waiting, last_beat = True, time.monotonic()
                 continue
             kind, ch = msg["type"], msg.get("channel")
-            if kind == "pong":
-                waiting_pong = False
-            elif kind == "subscribe" and ch in self._subs:
+            if kind == "subscribe" and ch in self._subs:
                 self._confirmed.add(ch)
                 for fut in self._waiters.pop(ch, []):
                     if not fut.done():
@@ -648,17 +657,24 @@ class RedisBus:
                 t = asyncio.create_task(self._sync(ch))
                 t.add_done_callback(lambda f: f.cancelled() or f.exception())
             elif kind == "message":
-                if ch == self._node_key(self.node_id):
+                if ch != control:
+                    self._deliver(ch, msg["data"])
+                elif msg["data"] == beat:
+                    waiting = False
+                else:
                     t = asyncio.create_task(self._on_control(msg["data"]))
                     t.add_done_callback(lambda f: f.cancelled() or f.exception())
-                else:
-                    self._deliver(ch, msg["data"])
 
     async def _sync(self, ch: str) -> None:
         r = await self._start()
         call_id = ch[len(self._key("call", "")):-len(":live")]
-        with contextlib.suppress(*UNAVAILABLE):  # a failure here means the pub/sub reconnects too
-            await r.eval(SYNC, 2, self._events_key(call_id), ch)
+        for attempt in range(5):
+            try:
+                await r.eval(SYNC, 2, self._events_key(call_id), ch)
+                return
+            except UNAVAILABLE:
+                await asyncio.sleep(0.1 * (attempt + 1))
+        # still failing: the pub/sub connection will drop too, and this runs again
 
     def _deliver(self, ch: str, data: str) -> None:
         subs = self._subs.get(ch)
