@@ -34,6 +34,7 @@ from assist.types import Feedback
 from .asr import DecodeRequest, Recognizer
 from .auth import OPEN, Authenticator, AuthError, Principal
 from .bus import CallInfo, EventBus, MemoryBus, SubscriberLagging
+from .logs import install_secret_scrubber
 from .metrics import ServerMetrics
 from .options import AsrOptions, OptionError, SegmenterOptions, ServerOptions, parse_stream_query
 from .pipeline import CallPipeline
@@ -42,6 +43,7 @@ from .scheduler import InferenceScheduler
 from .session import CallSession, Close, Out, Send
 
 log = logging.getLogger("souffleur")
+install_secret_scrubber()
 
 EVENTS_PATH = re.compile(r"^/v1/calls/([A-Za-z0-9_.:\-]{1,128})/events$")
 CALL_PATH = re.compile(r"^/v1/calls/([A-Za-z0-9_.:\-]{1,128})$")
@@ -587,8 +589,10 @@ def default_assist_factory(data_dir: str, metrics: ServerMetrics | None = None):
     from assist.feedback import JsonlAuditStore
     from assist.knowledge import KnowledgeBase
     from assist.llm import client_from_env
+    from assist.redact import RedactingAuditStore
 
-    audit = JsonlAuditStore(Path(data_dir) / "audit.jsonl")
+    # the audit trail is persisted: it keeps what was suggested and decided, not the PII
+    audit = RedactingAuditStore(JsonlAuditStore(Path(data_dir) / "audit.jsonl"))
     kb = KnowledgeBase.from_dir()
     llm = client_from_env()
     if llm is not None and metrics is not None:

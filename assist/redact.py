@@ -1,0 +1,198 @@
+"""PII redaction for everything Souffleur stores or exports.
+
+The live overlay shows the authorised agent what was said; everything persisted
+(Redis, files, batch outputs, the audit trail) holds this redacted form. What is
+removed, in spoken and written forms, English and Dutch:
+
+* e-mail addresses ("nathan dot greaves at example dot com", "a@b.nl");
+* dictated numbers of four digits or more: phone, card (Luhn or not), IBAN and
+  account numbers, BSN, customer numbers ("five one nine two, oh three seven
+  four", "5-1-9-2", "NL21 HRBB 0001...");
+* dates with a year (dates of birth: "the 29th of February 2000");
+* the values the call's form captured (names, addresses...), wherever they recur.
+
+It reuses the autofill's spoken-form readers, so whatever the form can read, the
+redactor can remove. Over-redaction (a meter reading) is accepted; a leak is not.
+"""
+
+from __future__ import annotations
+
+import copy
+import re
+from collections.abc import Iterable
+from typing import Any
+
+from .spoken import find_dates, find_emails, tokenize, value_runs
+
+WRITTEN = [
+    ("email", re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")),
+    ("iban", re.compile(r"\b[A-Z]{2}\d{2}(?:\s?[A-Z0-9]{2,4}){3,8}\b")),
+    ("number", re.compile(r"\+?\d[\d\s().\-/]{4,}\d")),
+    ("date", re.compile(r"\b\d{1,4}[/.-]\d{1,2}[/.-]\d{2,4}\b")),
+]
+# after these, even one or two digits are a secret being said ("my passcode is one nine—")
+SECRET_CUES = re.compile(
+    r"(?i)\b(pass ?code|pin(?: ?code)?|password|security code|cvv|cvc|wachtwoord|pincode|"
+    r"beveiligingscode|toegangscode|verification code|one-time code)\b")
+PARTIAL_CUES = re.compile(r"(?i)\b(digits?|cijfers?|numbers?|nummers?|i mean|ik bedoel|eindigt op|ends in)\b")
+# keys whose strings are structure, never what a caller said
+STRUCTURAL = {
+    "type", "id", "call_id", "segment_id", "field", "label", "status", "speaker", "kind", "subkind",
+    "rule", "playbook", "doc", "title", "heading", "source", "code", "level", "action",
+    "suggestion_id", "suggestion_type", "language", "languages", "request_id", "sha256", "created",
+    "models", "model_info", "metadata", "replaces", "key", "passage_id", "disposition", "owner",
+    "audience", "severity", "direction", "node", "encoding", "transaction_key", "priority", "ts",
+}
+PII_FIELDS = {"full_name", "date_of_birth", "phone_number", "email", "account_number", "iban",
+              "street_address", "postcode", "bsn", "customer_number", "policy_number"}
+
+
+class Redactor:
+    def __init__(self, values: Iterable[str] = (), min_digits: int = 4) -> None:
+        self.min_digits = min_digits
+        self._values: set[str] = set()
+        self.add_values(values)
+
+    def add_values(self, values: Iterable[str]) -> None:
+        """Form values the call captured: removed wherever they recur."""
+        for v in values:
+            v = (v or "").strip()
+            if len(v) >= 3:
+                self._values.add(v)
+
+    # -- text ------------------------------------------------------------------
+    def spans(self, text: str) -> list[tuple[int, int, str]]:
+        """(start, end, kind) of everything to remove, merged and sorted."""
+        out: list[tuple[int, int, str]] = []
+        tokens = tokenize(text)
+        for m in find_emails(tokens):
+            out.append((m.start, m.end, "email"))
+        try:
+            for d in find_dates(tokens, text):
+                out.append((d.start, d.end, "date"))
+        except (ValueError, IndexError):  # a malformed date is not worth failing a redaction
+            pass
+        secrets = [m.end() for m in SECRET_CUES.finditer(text)]
+        partial = [m.end() for m in PARTIAL_CUES.finditer(text)]
+        runs = value_runs(tokens)
+        long_number = any(r.n_digits >= self.min_digits for r in runs)
+        for run in runs:
+            after_secret = any(0 <= run.start - c <= 40 for c in secrets)
+            # a correction of part of a number said in the same breath ("…, I mean five
+            # two nine", "the last two digits are fifty") is part of that number
+            fragment = run.n_digits >= 2 and (long_number or any(0 <= run.start - c <= 40 for c in partial))
+            if (run.n_digits >= self.min_digits or (run.n_digits >= 2 and run.n_letters >= 2)
+                    or fragment or (after_secret and run.n_digits >= 1)):
+                out.append((run.start, run.end, "secret" if after_secret else "number"))
+        for kind, pat in WRITTEN:
+            for m in pat.finditer(text):
+                if kind != "number" or sum(c.isdigit() for c in m.group()) >= self.min_digits:
+                    out.append((m.start(), m.end(), kind))
+        low = text.lower()
+        for v in self._values:
+            for m in re.finditer(re.escape(v.lower()), low):
+                out.append((m.start(), m.end(), "pii"))
+        return _merge(out)
+
+    def text(self, text: str) -> str:
+        if not text:
+            return text
+        parts, pos = [], 0
+        for a, b, kind in self.spans(text):
+            parts.append(text[pos:a])
+            parts.append(f"[{kind}]")
+            pos = b
+        parts.append(text[pos:])
+        return "".join(parts)
+
+    # -- events ------------------------------------------------------------------
+    def event(self, event: dict[str, Any]) -> dict[str, Any]:
+        """A redacted deep copy of one bus event (the original is left alone)."""
+        e = copy.deepcopy(event)
+        if e.get("type") == "Results":
+            for alt in e.get("channel", {}).get("alternatives", []):
+                self._results_alt(alt)
+            return e
+        if e.get("type") == "FormValue" and e.get("field") in PII_FIELDS and e.get("value"):
+            self.add_values([str(e["value"])])
+            e["value"] = "[pii]"
+        return self._walk(e)
+
+    def _results_alt(self, alt: dict[str, Any]) -> None:
+        transcript = alt.get("transcript", "")
+        spans = self.spans(transcript)
+        if not spans:
+            return
+        # words overlapping a redacted span are blanked too
+        pos = 0
+        for w in alt.get("words", []):
+            pw = w.get("punctuated_word") or w.get("word", "")
+            i = transcript.find(pw, pos)
+            if i < 0:
+                continue
+            j = i + len(pw)
+            pos = j
+            if any(a < j and i < b for a, b, _ in spans):
+                w["word"] = "[redacted]"
+                w["punctuated_word"] = "[redacted]"
+        alt["transcript"] = self.text(transcript)
+
+    def _walk(self, obj: Any, key: str | None = None) -> Any:
+        if isinstance(obj, dict):
+            for k, v in obj.items():
+                if k in STRUCTURAL:
+                    continue
+                obj[k] = self._walk(v, k)
+            return obj
+        if isinstance(obj, list):
+            return [self._walk(v, key) for v in obj]
+        if isinstance(obj, str):
+            return self.text(obj)
+        return obj
+
+
+def _merge(spans: list[tuple[int, int, str]]) -> list[tuple[int, int, str]]:
+    out: list[tuple[int, int, str]] = []
+    for a, b, kind in sorted(spans):
+        if out and a <= out[-1][1]:
+            pa, pb, pk = out[-1]
+            out[-1] = (pa, max(pb, b), pk)
+        else:
+            out.append((a, b, kind))
+    return out
+
+
+class RedactingAuditStore:
+    """An AuditStore wrapper: the audit trail on disk holds no PII.
+
+    The report only needs what a suggestion was about (field, rule, document)
+    and what the agent did with it, so values and quoted speech are redacted
+    before they are written. One Redactor per call remembers the values the
+    form captured, so later mentions of them are removed too.
+    """
+
+    def __init__(self, inner: Any, max_calls: int = 1000) -> None:
+        self.inner = inner
+        self.max_calls = max_calls
+        self._redactors: dict[str, Redactor] = {}
+
+    def _for(self, call_id: str) -> Redactor:
+        if call_id not in self._redactors:
+            if len(self._redactors) >= self.max_calls:
+                self._redactors.pop(next(iter(self._redactors)))
+            self._redactors[call_id] = Redactor()
+        return self._redactors[call_id]
+
+    def append(self, record: dict[str, Any]) -> None:
+        r = self._for(str(record.get("call_id", "")))
+        rec = copy.deepcopy(record)
+        if isinstance(rec.get("event"), dict):
+            rec["event"] = r.event(rec["event"])
+        pii_field = rec.get("suggestion_type") == "FormValue" and rec.get("key") in PII_FIELDS
+        for k in ("value", "suggested"):
+            if isinstance(rec.get(k), str):
+                rec[k] = "[pii]" if pii_field else r.text(rec[k])
+        self.inner.append(rec)
+
+    def records(self, call_id: str | None = None) -> list[dict[str, Any]]:
+        return self.inner.records(call_id)

@@ -1,0 +1,89 @@
+"""PII redaction: no labelled PII survives, ordinary speech does."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from assist.redact import Redactor
+
+ROOT = Path(__file__).resolve().parents[2]
+SHARED = ROOT.parent / "shared" / "assist"
+CALLS = sorted(p for p in SHARED.glob("dev_*.json") if not p.name.endswith(".timing.json")) + sorted(
+    (ROOT / "tests" / "assist" / "data").glob("*.json")) + sorted((ROOT / "tests" / "assist" / "calls").glob("*.json"))
+
+
+def _calls():
+    for p in CALLS:
+        d = json.loads(p.read_text(encoding="utf-8"))
+        if d.get("spans"):
+            yield p.stem, d
+
+
+@pytest.mark.parametrize("name,call", list(_calls()), ids=lambda x: x if isinstance(x, str) else "")
+def test_no_labelled_pii_span_survives(name, call):
+    r = Redactor()
+    for sp in call["spans"]:
+        if not sp.get("pii"):
+            continue
+        text = call["turns"][sp["turn"]]["text"]
+        assert sp["text"] not in r.text(text), (name, sp["text"])
+    whole = " ".join(r.text(t["text"]) for t in call["turns"]).lower()
+    for value in call.get("pii", []):
+        assert value.lower() not in whole
+
+
+def test_ordinary_speech_is_kept():
+    r = Redactor()
+    for s in ("Good morning, how can I help you today?", "I'd like to change my address, please.",
+              "The replacement card arrives in three to five working days.",
+              "Goedemorgen, waarmee kan ik u helpen?"):
+        assert r.text(s) == s
+
+
+@pytest.mark.parametrize("said", [
+    "it's 5-1-9-2-4-3-7-4",
+    "my number is 07700 900417",
+    "call me on +31 6 8711 3420",
+    "NL21 HRBB 6527 5469 39",
+    "card 4111 1111 1111 1111",
+    "sarah.mitchell@example.com",
+    "sarah dot mitchell at example dot com",
+    "born on 14/03/1985",
+    "the fourteenth of March nineteen eighty-five",
+    "veertien maart vijfentachtig",
+    "zes acht zeven, een een drie, vier twee nul",
+])
+def test_written_and_spoken_forms_are_removed(said):
+    out = Redactor().text(said)
+    assert out != said and "[" in out
+    digits = [c for c in out if c.isdigit()]
+    assert len(digits) < 2, out
+
+
+def test_captured_form_values_are_removed_wherever_they_recur():
+    r = Redactor(["Nathan Greaves", "24 Kingsley Road"])
+    assert "greaves" not in r.text("So that's Nathan Greaves at 24 Kingsley Road.").lower()
+
+
+def test_results_event_blanks_transcript_and_words():
+    e = {"type": "Results", "call_id": "c", "channel": {"alternatives": [{
+        "transcript": "Yeah, it's 5192 0374.",
+        "words": [{"word": "yeah", "punctuated_word": "Yeah,"}, {"word": "it's", "punctuated_word": "it's"},
+                  {"word": "5192", "punctuated_word": "5192"}, {"word": "0374", "punctuated_word": "0374."}]}]}}
+    red = Redactor().event(e)
+    alt = red["channel"]["alternatives"][0]
+    assert "5192" not in json.dumps(red) and "0374" not in json.dumps(red)
+    assert alt["words"][0]["word"] == "yeah" and alt["transcript"].startswith("Yeah, it's")
+    assert e["channel"]["alternatives"][0]["transcript"] == "Yeah, it's 5192 0374."  # original untouched
+
+
+def test_form_value_event_and_later_mentions():
+    r = Redactor()
+    fv = r.event({"type": "FormValue", "id": "fv-1", "field": "full_name", "value": "Mehmet Yildiz",
+                  "evidence": [{"segment_id": "1-2", "text": "Mehmet Yildiz", "speaker": "customer"}]})
+    assert fv["value"] == "[pii]" and "Yildiz" not in json.dumps(fv)
+    summary = r.event({"type": "Summary", "text": "Mehmet Yildiz asked about a refund.", "id": "s"})
+    assert "Yildiz" not in summary["text"] and summary["id"] == "s"
