@@ -59,7 +59,23 @@ def cmd_serve(args: argparse.Namespace) -> int:
         from .redis_bus import RedisBus
 
         bus = RedisBus.connect_or_exit(opts.redis_url)
-    server = SouffleurServer(opts, asr_options(args), seg, bus=bus)
+    from .auth import Authenticator, check_bind
+
+    try:
+        auth = Authenticator.from_env()
+    except ValueError as e:
+        print(f"souffleur: {e}", file=sys.stderr)
+        return 2
+    refusal = check_bind(opts.host, auth)
+    if refusal:
+        print(f"souffleur: {refusal}", file=sys.stderr)
+        return 2
+    if auth.open:
+        logging.getLogger("souffleur").warning(
+            "RUNNING OPEN: no SOUFFLEUR_API_KEYS or SOUFFLEUR_TOKEN_SECRET set; anyone who can reach "
+            "%s:%s can stream and hear calls. Allowed on loopback only.", opts.host, opts.port)
+        print("souffleur: WARNING: running without authentication (loopback only)", file=sys.stderr)
+    server = SouffleurServer(opts, asr_options(args), seg, bus=bus, auth=auth)
     print(f"souffleur: model {server.model_name} on {server.recognizer.device} "  # type: ignore[attr-defined]
           f"({server.recognizer.compute_type}), {server.scheduler.workers} workers, "  # type: ignore[attr-defined]
           f"up to {server.max_calls} calls; ws://{opts.host}:{opts.port}/v1/listen", flush=True)
@@ -99,17 +115,34 @@ def cmd_stream(args: argparse.Namespace) -> int:
             print(("\n" if show_interim else "") + f"{t}: " + json.dumps(
                 {k: v for k, v in m.items() if k not in ("type", "model_info", "_received")}), flush=True)
 
+    headers = {"Authorization": f"Token {args.token}"} if args.token else None
     res = asyncio.run(stream_file(args.url, args.file, realtime=not args.fast, on_message=show,
-                                  speed=args.speed, **params))
+                                  speed=args.speed, headers=headers, **params))
     if res.close_code not in (1000, None):
         print(f"closed with {res.close_code}: {res.close_reason}", file=sys.stderr)
         return 1
     return 0
 
 
+def cmd_token(args: argparse.Namespace) -> int:
+    from .auth import mint_token
+
+    secret = os.environ.get("SOUFFLEUR_TOKEN_SECRET")
+    if not secret:
+        print("souffleur: set SOUFFLEUR_TOKEN_SECRET (the same secret the server uses)", file=sys.stderr)
+        return 2
+    try:
+        print(mint_token(secret, args.role, args.sub, args.call_id, ttl=args.ttl))
+    except ValueError as e:
+        print(f"souffleur: {e}", file=sys.stderr)
+        return 2
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="souffleur", description=__doc__.splitlines()[0])
     p.add_argument("-v", "--verbose", action="store_true")
+    p.add_argument("--log-format", choices=["json", "text"], help="default: text on a terminal, else json")
     sub = p.add_subparsers(dest="command", required=True)
 
     s = sub.add_parser("serve", help="run the websocket server (embedded defaults: no Redis needed)")
@@ -134,7 +167,16 @@ def build_parser() -> argparse.ArgumentParser:
     st.add_argument("--mono", action="store_true", help="mix stereo to one channel")
     st.add_argument("--finals-only", action="store_true")
     st.add_argument("--json", action="store_true", help="print every server message as JSON")
+    st.add_argument("--token", default=os.environ.get("SOUFFLEUR_API_KEY"),
+                    help="API key or token (default $SOUFFLEUR_API_KEY)")
     st.set_defaults(func=cmd_stream)
+
+    tk = sub.add_parser("token", help="mint a signed, expiring token (agent, supervisor, softphone)")
+    tk.add_argument("--role", required=True, choices=["agent", "supervisor", "softphone", "admin"])
+    tk.add_argument("--sub", default="ops", help="who it is for (appears in logs)")
+    tk.add_argument("--call-id", help="the one call an agent or softphone token is for")
+    tk.add_argument("--ttl", type=float, default=3600, help="seconds until it expires (default 1 h)")
+    tk.set_defaults(func=cmd_token)
 
     from assist.cli import add_commands
 
@@ -154,9 +196,11 @@ def _optional_commands(sub: Any) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from .logs import setup_logging
+
     args = build_parser().parse_args(argv)
-    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    fmt = args.log_format or ("text" if sys.stderr.isatty() else "json")
+    setup_logging(fmt, args.verbose)
     return int(args.func(args) or 0)
 
 

@@ -66,6 +66,8 @@ class ServerThread:
         return asyncio.run_coroutine_threadsafe(coro, self.loop).result(30)
 
     def stop(self) -> None:
+        if not self.thread.is_alive():
+            return  # already stopped (a test may stop its server itself)
         fut = asyncio.run_coroutine_threadsafe(self.server.shutdown(), self.loop)
         try:
             fut.result(60)
@@ -81,7 +83,7 @@ def server_factory(recognizer, tmp_path) -> Iterator[Callable[..., ServerThread]
     started: list[ServerThread] = []
 
     def make(*, recognizer_=None, segmenter: SegmenterOptions | None = None, assist: bool = True,
-             bus=None, **opts) -> ServerThread:
+             bus=None, auth=None, **opts) -> ServerThread:
         options = replace(ServerOptions(port=0, data_dir=str(tmp_path / "data")), **opts)
         server = SouffleurServer(
             options,
@@ -89,6 +91,7 @@ def server_factory(recognizer, tmp_path) -> Iterator[Callable[..., ServerThread]
             segmenter,
             recognizer=recognizer_ or recognizer,
             bus=bus,
+            auth=auth,
             **({} if assist else {"assist_factory": None}),
         )
         t = ServerThread(server)
