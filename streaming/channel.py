@@ -100,6 +100,7 @@ class _Chunk:
     voiced: int = 0  # voiced samples since the chunk or the last commit
     committed: list[HypWord] = field(default_factory=list)
     prev: list[HypWord] = field(default_factory=list)  # last uncommitted hypothesis
+    agree: list[int] = field(default_factory=list)  # decodes in a row that agreed on each prev word
     last_interim_at: int = 0
 
     def window(self, context_ms: int) -> tuple[int, tuple[int, ...]]:
@@ -346,14 +347,19 @@ class ChannelTranscriber:
             return out
         words = _strip_prefix(hyp.words, len(req.prefix_tokens)) if not hyp.rejected else []
         limit = req.offset + req.duration - self.o.commit_margin_ms / 1000
+        # how many decodes in a row have agreed on each word (a contiguous prefix)
+        agree = [1] * len(words)
+        for i, w in enumerate(words):
+            if i >= len(c.prev) or not w.bare or w.bare != c.prev[i].bare:
+                break
+            agree[i] = (c.agree[i] if i < len(c.agree) else 1) + 1
         n = 0
         while (
             n < len(words) - 1
-            and n < len(c.prev)
-            and words[n].bare
-            and words[n].bare == c.prev[n].bare
+            and agree[n] >= 2
             and words[n].end <= limit
-            and words[n].probability >= self.o.commit_min_prob
+            # a word the model is unsure of waits for one more agreeing decode
+            and (words[n].probability >= self.o.commit_min_prob or agree[n] >= 3)
         ):
             n += 1
         if n:
@@ -368,6 +374,7 @@ class ChannelTranscriber:
             )
             self._words_sent(committed)
         c.prev = words[n:]
+        c.agree = agree[n:]
         if c.prev:
             start = c.committed[-1].end if c.committed else c.start / RATE
             out.append(
