@@ -202,25 +202,20 @@ class WhisperRecognizer:
         return None
 
     def _align(self, requests, enc, idx, tokens, toks, hyps, frames) -> None:
-        """Word timings from cross-attention (faster-whisper's method, batched)."""
-        if len(idx) == len(requests):
-            enc_sub = enc
-        else:
-            enc_np = np.array(enc) if self.device == "cpu" else None
-            enc_sub = (
-                ctranslate2.StorageView.from_array(np.ascontiguousarray(enc_np[idx]))
-                if enc_np is not None
-                else enc
-            )
-            if enc_np is None:  # on GPU align the whole batch, ignore the extra rows
-                idx_full = list(range(len(requests)))
-                tokens = [tokens[idx.index(i)] if i in idx else [toks[i].eot] for i in idx_full]
-                idx = idx_full
-        content = [min(frames, math.ceil(requests[i].audio.size / HOP) + 10) for i in idx]  # mel frames
-        tok0 = toks[idx[0]]
+        """Word timings from cross-attention (faster-whisper's method, batched).
+
+        The whole batch is aligned in one call (the encoder output stays where it
+        is, CPU or GPU); rows without usable text get a one-token placeholder
+        and their result is ignored.
+        """
+        filler = toks[0].encode(" ")[:1] or [toks[0].eot]
+        by_row = dict(zip(idx, tokens, strict=True))
+        all_tokens = [by_row.get(i, filler) for i in range(len(requests))]
+        content = [min(frames, math.ceil(r.audio.size / HOP) + 10) for r in requests]  # mel frames
         results = self.model.model.align(
-            enc_sub, tok0.sot_sequence, tokens, max(content), median_filter_width=7
+            enc, toks[0].sot_sequence, all_tokens, max(content), median_filter_width=7
         )
+        results = [results[i] for i in idx]
         tps = RATE / HOP / 2  # encoder frames per second (50)
         for i, res, text_tokens in zip(idx, results, tokens, strict=True):
             tok = toks[i]
