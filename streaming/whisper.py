@@ -24,7 +24,7 @@ import numpy as np
 from faster_whisper import WhisperModel
 from faster_whisper.tokenizer import Tokenizer
 
-from .asr import DecodeRequest, Hypothesis, HypWord
+from .asr import DecodeRequest, Hypothesis, HypWord, normalize_word
 from .options import AsrOptions
 
 log = logging.getLogger(__name__)
@@ -42,6 +42,29 @@ HALLUCINATIONS = {
 def compression_ratio(text: str) -> float:
     data = text.encode("utf-8")
     return len(data) / max(1, len(zlib.compress(data))) if data else 1.0
+
+
+def _bare_words(text: str) -> list[str]:
+    return [w for w in (normalize_word(x) for x in text.split()) if w]
+
+
+def loop_start(words: list[str]) -> int | None:
+    """Index where the decoder started repeating itself, or None.
+
+    A phrase of 4+ words said twice in a row, a 2-3 word phrase three times, or
+    one word five times ("How can I help? How can I help?"). Shorter repeats are
+    how people talk ("no, no", "one one two") and are left alone.
+    """
+    n = len(words)
+    for i in range(n):
+        for size in range(1, 9):
+            reps = 2 if size >= 4 else 3 if size >= 2 else 5
+            end = i + size * reps
+            if end > n:
+                break
+            if all(words[i + k * size : i + (k + 1) * size] == words[i : i + size] for k in range(1, reps)):
+                return i + size
+    return None
 
 
 def resolve_device(device: str) -> str:
@@ -120,8 +143,10 @@ class WhisperRecognizer:
         frames = max(self.frames_for(r) for r in requests)
         hyps = self._decode(list(requests), frames)
         for i, (r, h) in enumerate(zip(requests, hyps, strict=True)):
-            if h.rejected == "repetition" and frames < FULL_FRAMES:
-                retry = self._decode([r], FULL_FRAMES)[0]
+            if h.rejected == "repetition":
+                # decode again with the full 30 s window; if it still loops, keep
+                # the text up to where the loop starts rather than nothing
+                retry = self._decode([r], FULL_FRAMES, truncate_loops=True)[0]
                 retry.fallback = True
                 hyps[i] = retry
         dt = time.perf_counter() - t0
@@ -129,7 +154,9 @@ class WhisperRecognizer:
             h.decode_seconds = dt
         return hyps
 
-    def _decode(self, requests: list[DecodeRequest], frames: int) -> list[Hypothesis]:
+    def _decode(
+        self, requests: list[DecodeRequest], frames: int, truncate_loops: bool = False
+    ) -> list[Hypothesis]:
         o = self.options
         feats = np.stack([self.features(r.audio, frames) for r in requests])
         enc = self.model.model.encode(ctranslate2.StorageView.from_array(feats))
@@ -162,6 +189,10 @@ class WhisperRecognizer:
         for i, (r, res, tok, lang) in enumerate(zip(requests, results, toks, langs, strict=True)):
             tokens = [t for t in res.sequences_ids[0] if t < tok.eot]
             new_tokens = tokens[len(r.prefix_tokens) :]
+            if truncate_loops or r.kind == "interim":
+                # an interim is not worth a 30 s re-decode: keep what precedes the loop
+                new_tokens = _cut_loop(tok, new_tokens)
+                tokens = tokens[: len(r.prefix_tokens)] + new_tokens
             text = tok.decode(tokens)
             n = max(1, len(new_tokens))
             avg_logprob = res.scores[0] * (n**1.0) / (n + 1) if res.scores else 0.0
@@ -192,7 +223,11 @@ class WhisperRecognizer:
             and not r.prefix_tokens
         ):
             return "no_speech"
-        if h.compression_ratio > o.compression_ratio_threshold or len(new_tokens) >= budget:
+        if (
+            h.compression_ratio > o.compression_ratio_threshold
+            or len(new_tokens) >= budget
+            or loop_start(_bare_words(h.text)) is not None
+        ):
             return "repetition"
         bare = " ".join(h.text.lower().replace(".", " ").replace("!", " ").replace(",", " ").split())
         if bare in HALLUCINATIONS and not r.prefix_tokens and (
@@ -250,6 +285,25 @@ class WhisperRecognizer:
                 p = float(np.mean(probs[a:b])) if b > a and len(probs) >= b else 0.5
                 out.append(HypWord(w, r.offset + start, r.offset + max(end, start), p, tuple(wt)))
             hyps[i].words = _merge_punctuation(out)
+
+
+def _cut_loop(tok: Tokenizer, tokens: list[int]) -> list[int]:
+    """Tokens up to where the decoder started repeating itself."""
+    if not tokens:
+        return tokens
+    words, word_tokens = tok.split_to_word_tokens(list(tokens) + [tok.eot])
+    pairs = [(normalize_word(w), wt) for w, wt in zip(words, word_tokens, strict=False) if wt and wt[0] < tok.eot]
+    k = loop_start([w for w, _ in pairs if w])
+    if k is None:
+        return tokens
+    kept, seen = [], 0
+    for w, wt in pairs:
+        if w:
+            if seen == k:
+                break
+            seen += 1
+        kept.extend(wt)
+    return kept
 
 
 def _merge_punctuation(words: list[HypWord]) -> list[HypWord]:
