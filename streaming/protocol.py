@@ -148,24 +148,14 @@ def results_message(
     }
 
 
-def speech_started_message(e: SpeechStarted, channels: int, call_id: str, speaker: str) -> dict:
-    return {
-        "type": "SpeechStarted",
-        "channel": [e.channel, channels],
-        "timestamp": e.timestamp,
-        "speaker": speaker,
-        "call_id": call_id,
-    }
-
-
-def utterance_end_message(e: UtteranceEnd, channels: int, call_id: str, speaker: str) -> dict:
-    return {
-        "type": "UtteranceEnd",
-        "channel": [e.channel, channels],
-        "last_word_end": e.last_word_end,
-        "speaker": speaker,
-        "call_id": call_id,
-    }
+def vad_message(e: SpeechStarted | UtteranceEnd, channels: int, call_id: str, speaker: str) -> dict:
+    """`SpeechStarted` (with `timestamp`) or `UtteranceEnd` (with `last_word_end`)."""
+    if isinstance(e, SpeechStarted):
+        kind, field, value = "SpeechStarted", "timestamp", e.timestamp
+    else:
+        kind, field, value = "UtteranceEnd", "last_word_end", e.last_word_end
+    return {"type": kind, "channel": [e.channel, channels], field: value, "speaker": speaker,
+            "call_id": call_id}
 
 
 def metadata_message(

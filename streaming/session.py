@@ -28,8 +28,7 @@ from .protocol import (
     new_request_id,
     parse_control,
     results_message,
-    speech_started_message,
-    utterance_end_message,
+    vad_message,
 )
 
 
@@ -204,9 +203,6 @@ class CallSession:
                     # evidence in assist events points back to transcript pieces by this id
                     msg["segment_id"] = f"{ch.channel}-{self.finals_sent}"
                 out.append(Send(msg))
-            elif isinstance(it, SpeechStarted):
-                if o.vad_events:
-                    out.append(Send(speech_started_message(it, n, self.call_id, speaker)))
-            elif isinstance(it, UtteranceEnd):
-                out.append(Send(utterance_end_message(it, n, self.call_id, speaker)))
+            elif isinstance(it, UtteranceEnd) or (isinstance(it, SpeechStarted) and o.vad_events):
+                out.append(Send(vad_message(it, n, self.call_id, speaker)))
         return out
