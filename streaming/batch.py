@@ -338,7 +338,11 @@ def source_fingerprint(path: Path) -> dict[str, Any]:
     return {"path": str(path), "size": st.st_size, "mtime": round(st.st_mtime, 3)}
 
 
-def transcript_json(t: FileTranscript, extra: dict[str, Any] | None = None) -> dict[str, Any]:
+def transcript_json(t: FileTranscript, extra: dict[str, Any] | None = None, *,
+                    redact: bool = False) -> dict[str, Any]:
+    """The JSON document of one recording (the other formats are rendered from it)."""
+    if redact:
+        t, extra = redacted(t, extra)
     segments = segments_of(t)
     meta = next((m for m in t.messages if m.get("type") == "Metadata"), {})
     doc = {
@@ -357,6 +361,27 @@ def transcript_json(t: FileTranscript, extra: dict[str, Any] | None = None) -> d
     if extra:
         doc.update(extra)
     return doc
+
+
+def redacted(t: FileTranscript, extra: dict[str, Any] | None) -> tuple[FileTranscript, dict[str, Any] | None]:
+    """Outputs hold no PII (docs/security.md): numbers, e-mails, dates, and every value
+    the form captured, wherever it was said. The summary is made from the words as
+    said first (the assistant needs them), then redacted with everything else."""
+    from assist.redact import PII_FIELDS, Redactor
+
+    r = Redactor()
+    form = dict((extra or {}).get("form") or {})
+    r.add_values(str(v) for k, v in form.items() if k in PII_FIELDS and v)
+    messages = [r.event(m) if m.get("type") == "Results" else m for m in t.messages]
+    if extra:
+        extra = dict(extra)
+        if form:
+            extra["form"] = {k: ("[pii]" if k in PII_FIELDS and v else r.text(v) if isinstance(v, str) else v)
+                             for k, v in form.items()}
+        if extra.get("summary"):
+            extra["summary"] = r.event(extra["summary"])
+        extra["alerts"] = [r.event(a) for a in extra.get("alerts") or []]
+    return replace(t, messages=messages), extra
 
 
 def assist_summary(t: FileTranscript, language: str | None, form: str = "identity",
@@ -495,6 +520,8 @@ def add_commands(subparsers: Any) -> None:
     t.add_argument("--form", default="identity", help="form for --summary (default identity)")
     t.add_argument("--roles", default="agent,customer", help="speaker per channel of stereo files")
     t.add_argument("--force", action="store_true", help="transcribe again even if outputs are there")
+    t.add_argument("--no-redact", dest="redact", action="store_false",
+                   help="keep numbers, e-mails, dates and captured names in the outputs (default: redacted)")
     t.add_argument("--no-progress", action="store_true", help="no progress bars")
     add_asr_arguments(t)
     t.set_defaults(func=cmd_transcribe)
@@ -545,7 +572,7 @@ class ProgressBars:
 
 def run_transcribe(plans: list[OutputPlan], engine: BatchEngine, *, language: str | None = None,
                    roles: tuple[str, ...] = ("agent", "customer"), form: str = "identity",
-                   progress: bool = False) -> tuple[list[tuple[OutputPlan, dict[str, Path]]], list[tuple[Path, str]]]:
+                   progress: bool = False, redact: bool = True) -> tuple[list[tuple[OutputPlan, dict[str, Path]]], list[tuple[Path, str]]]:
     """Transcribe every plan through the engine; outputs are written as files finish."""
     totals = {p.source: audio_seconds(p.source) for p in plans}
     bars = ProgressBars(sum(totals.values()), progress)
@@ -557,7 +584,7 @@ def run_transcribe(plans: list[OutputPlan], engine: BatchEngine, *, language: st
 
     def finish(plan: OutputPlan, t: FileTranscript) -> dict[str, Path]:
         extra = assist_summary(t, language, form, kb) if plan.summary else None
-        return plan.write(transcript_json(t, extra))
+        return plan.write(transcript_json(t, extra, redact=redact))
 
     def done(item: BatchItem, r: FileTranscript | Exception) -> None:
         plan: OutputPlan = item.context
@@ -612,7 +639,8 @@ def cmd_transcribe(args: argparse.Namespace) -> int:
     roles = tuple(r.strip() for r in args.roles.split(",") if r.strip())
     try:
         written, errors = run_transcribe(todo, engine, language=args.language, roles=roles, form=args.form,
-                                         progress=not args.no_progress and sys.stderr.isatty())
+                                         progress=not args.no_progress and sys.stderr.isatty(),
+                                         redact=args.redact)
     finally:
         engine.close()
     wall = time.perf_counter() - loaded

@@ -87,6 +87,7 @@ class JobSpec:
     summary: bool = False
     language: str | None = None
     form: str = "identity"
+    redact: bool = True  # outputs and the stored result hold no PII (docs/security.md)
 
     def job_id(self) -> str:
         """Same file (same size and mtime) with the same options = same job: resubmitting is a no-op."""
@@ -266,7 +267,7 @@ class Worker:
 
                     self._kb = _shared_kb()
                 extra = assist_summary(r, spec.language, spec.form, self._kb)
-            doc = transcript_json(r, extra)
+            doc = transcript_json(r, extra, redact=spec.redact)
             outputs = plan.write(doc)
             self._record(entry, job_id, doc, outputs)
         except Exception as e:  # unreadable audio, full disk...: the job fails visibly
@@ -300,6 +301,8 @@ def add_commands(subparsers: Any) -> None:
     s.add_argument("--form", default="identity")
     s.add_argument("--language")
     s.add_argument("--force", action="store_true", help="queue again even if done or queued")
+    s.add_argument("--no-redact", dest="redact", action="store_false",
+                   help="keep numbers, e-mails, dates and captured names in the outputs (default: redacted)")
     s.add_argument("--wait", action="store_true", help="wait until every job is done (progress bar)")
     s.add_argument("--timeout", type=float, default=0, help="with --wait: give up after N seconds")
     s.add_argument("--redis-url", default=os.environ.get("REDIS_URL"))
@@ -327,7 +330,7 @@ def cmd_submit(args: argparse.Namespace) -> int:
         return 2
     ids = []
     for f, _ in found:
-        spec = JobSpec(str(f), out, formats, args.summary, args.language, args.form)
+        spec = JobSpec(str(f), out, formats, args.summary, args.language, args.form, args.redact)
         jid, st = q.submit(spec, args.force)
         ids.append(jid)
         print(f"{jid} {st:<7} {f}")

@@ -27,6 +27,13 @@ written twice. What the buffer cannot hold is counted per call, reported in
 `health()` and, once Redis is back, announced on the call as an `AssistNotice`
 with code `events_lost`. Transient events are live-only: they are not kept
 while Redis is unreachable (counted as `transient_dropped`).
+
+What is stored holds no PII (docs/security.md): each durable event is kept in
+the stream in the form `assist.redact.Redactor` gives it (one redactor per
+call, so a name the form captured is removed wherever it recurs), while the
+live channel carries the event as said, for the authorised agent's overlay.
+Replays (`since`, gap reads, `history`) therefore return the redacted form.
+`SOUFFLEUR_REDACT_STORED=0` turns this off.
 """
 
 from __future__ import annotations
@@ -63,7 +70,8 @@ FeedbackHandler = Callable[[str, dict[str, Any]], Awaitable[tuple[str, str] | No
 
 # Append one durable event: explicit id unless another writer is ahead, a retry
 # of an append that already landed is a no-op, then the live message carrying
-# the previous id so subscribers can tell whether they missed one.
+# the previous id so subscribers can tell whether they missed one. ARGV[2] is
+# what is stored (redacted), ARGV[4] what live desktops get ('' = the same).
 APPEND = """
 local function parse(id)
   local d = string.find(id, '-', 1, true)
@@ -75,6 +83,8 @@ if #top > 0 then prev = top[1][1] end
 local id = ARGV[1]
 local am, as = parse(id)
 local bm, bs = parse(prev)
+local live = ARGV[2]
+if ARGV[4] ~= '' then live = ARGV[4] end
 if am > bm or (am == bm and as > bs) then
   redis.call('XADD', KEYS[1], id, 'e', ARGV[2])
 else
@@ -85,7 +95,7 @@ else
   id = redis.call('XADD', KEYS[1], '*', 'e', ARGV[2])
 end
 redis.call('EXPIRE', KEYS[1], ARGV[3])
-redis.call('PUBLISH', KEYS[2], prev .. '\\n' .. id .. '\\n' .. ARGV[2])
+redis.call('PUBLISH', KEYS[2], prev .. '\\n' .. id .. '\\n' .. live)
 return {id, 1}
 """
 
@@ -154,8 +164,9 @@ class BusStats:
 class _Op:
     kind: str  # event | transient | start | end
     call_id: str
-    payload: str = ""
+    payload: str = ""  # as stored (redacted when the bus redacts)
     id: str = ""
+    live: str = ""  # as live desktops get it, when it differs from `payload`
     info: CallInfo | None = None
     at: float = field(default_factory=time.monotonic)
 
@@ -274,6 +285,7 @@ class RedisBus:
         max_buffer: int | None = None,
         max_queue: int = 2000,
         max_calls_listed: int = 1000,
+        redact: bool | None = None,
     ) -> None:
         env = os.environ
         self.url = url
@@ -284,6 +296,10 @@ class RedisBus:
         self.max_buffer = int(max_buffer if max_buffer is not None else env.get("SOUFFLEUR_BUS_BUFFER", 20000))
         self.max_queue = max_queue
         self.max_calls_listed = max_calls_listed
+        # what is persisted holds no PII (docs/security.md); live desktops see what was said
+        self.redact = (redact if redact is not None
+                       else env.get("SOUFFLEUR_REDACT_STORED", "1").lower() not in ("0", "false", "no"))
+        self._redactors: OrderedDict[str, Any] = OrderedDict()  # call_id -> assist.redact.Redactor
         self.stats = BusStats()
         self.node_id = f"bus-{uuid.uuid4().hex[:8]}"
         self._feedback: FeedbackHandler | None = None
@@ -373,13 +389,26 @@ class RedisBus:
             self._push(_Op("transient", call_id, json.dumps(e)))
             return e
         eid = self._next_id(call_id)
-        payload = json.dumps(e)
+        live = json.dumps(e)
+        stored = json.dumps(self._redactor(call_id).event(e)) if self.redact else live
         e["id"] = eid
         if self._room() <= 0 and not self._drop_a_transient():
             self._count_lost(call_id)
             return e
-        self._push(_Op("event", call_id, payload, eid))
+        self._push(_Op("event", call_id, stored, eid, live="" if stored == live else live))
         return e
+
+    def _redactor(self, call_id: str) -> Any:
+        """One per call: it learns the values the form captured and removes them later too."""
+        from assist.redact import Redactor
+
+        r = self._redactors.get(call_id)
+        if r is None:
+            r = self._redactors[call_id] = Redactor()
+            while len(self._redactors) > 2000:
+                self._redactors.popitem(last=False)
+        self._redactors.move_to_end(call_id)
+        return r
 
     def _room(self) -> int:
         return self.max_buffer - len(self._buffer) - len(self._inflight)
@@ -471,7 +500,7 @@ class RedisBus:
         for op in ops:
             if op.kind == "event":
                 pipe.eval(APPEND, 2, self._events_key(op.call_id), self._live_key(op.call_id),
-                          op.id, op.payload, int(self._ttl(op.call_id)))
+                          op.id, op.payload, int(self._ttl(op.call_id)), op.live)
             elif op.kind == "transient":
                 if now - op.at < 2.0:  # a stale interim is worse than none
                     pipe.publish(self._live_key(op.call_id), "\n\n" + op.payload)

@@ -71,13 +71,14 @@ def http_json(url: str) -> tuple[int, dict]:
 class Node:
     """One `souffleur serve` process."""
 
-    def __init__(self, redis_url: str, prefix: str, tmp: Path, name: str, *extra: str) -> None:
+    def __init__(self, redis_url: str, prefix: str, tmp: Path, name: str, *extra: str,
+                 env: dict[str, str] | None = None) -> None:
         self.port = free_port()
         self.name = name
         self.prefix = prefix
         self.redis_url = redis_url
         env = {**os.environ, "SOUFFLEUR_REDIS_PREFIX": prefix, "SOUFFLEUR_DATA_DIR": str(tmp / f"data-{name}"),
-               "PYTHONUNBUFFERED": "1"}
+               "PYTHONUNBUFFERED": "1", **(env or {})}
         for k in ("SOUFFLEUR_API_KEYS", "SOUFFLEUR_TOKEN_SECRET"):
             env.pop(k, None)
         self.log_path = tmp / f"node-{name}.log"
@@ -121,10 +122,11 @@ class Node:
 
 
 @contextlib.contextmanager
-def nodes(n: int, tmp: Path, redis_url: str = SHARED_REDIS, *extra: str) -> Iterator[list[Node]]:
+def nodes(n: int, tmp: Path, redis_url: str = SHARED_REDIS, *extra: str,
+          env: dict[str, str] | None = None) -> Iterator[list[Node]]:
     """`n` nodes sharing one Redis under a fresh key prefix; keys are removed afterwards."""
     prefix = f"souffleur-test:{uuid.uuid4().hex[:8]}:"
-    started = [Node(redis_url, prefix, tmp, chr(ord("A") + i), *extra) for i in range(n)]
+    started = [Node(redis_url, prefix, tmp, chr(ord("A") + i), *extra, env=env) for i in range(n)]
     try:
         for node in started:
             node.wait_ready()

@@ -226,3 +226,24 @@ def test_worker_killed_mid_job_the_job_completes_elsewhere_once(tmp_path):
     ref = (files[0].with_suffix(".txt")).read_text()
     assert wer(ref, lj["text"]) < 0.25
     assert time.time() - float(jobs[ids[0]]["completed"]) < 600
+
+
+def test_outputs_hold_no_pii_unless_asked(recognizer, tmp_path):
+    """docs/security.md: batch outputs are redacted; --no-redact keeps the words as said."""
+    from streaming.batch import BatchEngine, plan_outputs, run_transcribe
+
+    speech, rate = espeak("Hello, my phone number is zero six, one two three four, five six seven eight.")
+    f = tmp_path / "pii.wav"
+    sf.write(f, np.concatenate([speech[:, 0], np.zeros(rate // 2, np.float32)]), rate)
+    engine = BatchEngine(recognizer, workers=2)
+    try:
+        texts = {}
+        for redact in (True, False):
+            plans = plan_outputs([(f, f.parent)], str(tmp_path / str(redact)), ("json", "txt"), False)
+            written, errors = run_transcribe(plans, engine, redact=redact)
+            assert not errors and len(written) == 1
+            texts[redact] = (tmp_path / str(redact) / "pii.txt").read_text()
+    finally:
+        engine.close()
+    assert sum(c.isdigit() for c in texts[False]) >= 6, texts[False]
+    assert "[number]" in texts[True] and not re.search(r"\d\d", texts[True]), texts[True]

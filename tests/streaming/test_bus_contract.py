@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import uuid
 
 import pytest
@@ -318,3 +319,27 @@ async def test_an_events_own_id_is_kept_as_suggestion_id(kind):
         hist = await bus.history("s")
     assert [e["suggestion_id"] for e in hist] == ["fv-3", "fv-3"]
     assert "fv-3" not in {e["id"] for e in hist}
+
+
+@pytest.mark.redis
+async def test_redis_stores_the_redacted_form_and_live_desktops_get_what_was_said():
+    if not redis_available():
+        pytest.skip("Redis is not running")
+    async with redis_buses(2, redact=True) as (a, b):
+        await a.start_call(CallInfo("p"))
+        desk = await b.subscribe("p")
+        await a.publish("p", {"type": "Hint", "text": "greet the caller"})
+        await take(desk, 1)  # live from here on (earlier events are replayed as stored)
+        await a.publish("p", {"type": "FormValue", "id": "fv-1", "field": "full_name", "value": "Nathan Greaves"})
+        said = "yes Nathan Greaves and my number is 0612345678"
+        await a.publish("p", {"type": "Results", "is_final": True,
+                              "channel": {"alternatives": [{"transcript": said, "words": []}]}})
+        got = await take(desk, 2)
+        await desk.close()
+        await a.flush()
+        stored = await b.history("p")
+    assert got[0]["value"] == "Nathan Greaves"
+    assert got[1]["channel"]["alternatives"][0]["transcript"] == said
+    assert [e["id"] for e in stored[1:]] == [e["id"] for e in got]
+    text = json.dumps(stored)
+    assert "Greaves" not in text and "0612345678" not in text and stored[1]["value"] == "[pii]"

@@ -127,7 +127,8 @@ def test_redis_killed_and_restarted_during_a_call(tmp_path):
     call_id = f"outage-{uuid.uuid4().hex[:8]}"
     outage: dict[str, float] = {}
     try:
-        with nodes(2, tmp_path, redis.url) as (a, b):
+        # stored == live here (no redaction) so the log can be compared with what the softphone got
+        with nodes(2, tmp_path, redis.url, env={"SOUFFLEUR_REDACT_STORED": "0"}) as (a, b):
             async def go():
                 async with EventsClient(b.url, call_id, wait=True) as desk:
                     url = listen_url(a.url, encoding="linear16", sample_rate=rate, channels=1,
