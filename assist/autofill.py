@@ -15,6 +15,7 @@ import re
 from dataclasses import dataclass, field
 
 from assist.forms import FieldSpec, FormSpec, load_form
+from assist.grounding import span_confidence
 from assist.spoken import (
     FILLERS,
     SEP_WORDS,
@@ -1257,7 +1258,7 @@ class FormFiller:
         if cur is not None and not c.correction and not c.asked and \
                 spec.type in ("date_of_birth", "person_name", "bsn"):
             return None  # a second birth date nobody asked for is someone else's
-        seg_conf = min((self._seg_conf(e.segment_id) for e in c.evidence), default=1.0)
+        seg_conf = min((self._span_conf(e) for e in c.evidence), default=1.0)
         fv = FormValue(
             id=self._next_id(), field=c.field, value=c.value,
             confidence=round(max(0.0, min(0.99, c.conf * (0.6 + 0.4 * seg_conf))), 3),
@@ -1268,9 +1269,12 @@ class FormFiller:
         self._current[c.field] = fv
         return fv
 
-    def _seg_conf(self, segment_id: str) -> float:
+    def _span_conf(self, e: Evidence) -> float:
+        """ASR confidence of the words the value was read from (segment's if no words)."""
         for t in reversed(self._turns):
-            if t.seg.segment_id == segment_id:
+            if t.seg.segment_id == e.segment_id:
+                if t.seg.words:
+                    return span_confidence(t.seg, e.char_start, e.char_end)
                 return t.seg.confidence
         return 1.0
 
