@@ -71,7 +71,7 @@ class SegmenterOptions:
     max_chunk_ms: int = 12000  # longer speech without a pause is cut at a committed word
     interim_interval_ms: int = 500  # new audio between interim decodes
     commit_margin_ms: int = 600  # a word this far from the audio end may be committed early
-    commit_min_prob: float = 0.0  # early commits need at least this word probability
+    commit_min_prob: float = 0.7  # below it, a word needs a third agreeing decode to commit early
     context_ms: int = 3000  # committed speech re-decoded (as forced prefix) before new words
     early_commit: bool = True  # interim decodes + LocalAgreement; False = decode chunks once (batch)
 
