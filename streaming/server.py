@@ -272,6 +272,13 @@ class SouffleurServer:
             self.metrics.error(ErrorCode.BAD_PARAMETER)
             await _fail(ws, ErrorCode.BAD_PARAMETER, str(e), CloseCode.UNSUPPORTED_DATA)
             return
+        if opts.language not in (None, "en") and getattr(self.recognizer, "multilingual", True) is False:
+            self.metrics.error(ErrorCode.BAD_PARAMETER)
+            await _fail(ws, ErrorCode.BAD_PARAMETER,
+                        f"language={opts.language} needs a multilingual model; this server runs "
+                        f"{self.model_name}, which is English-only (start it with e.g. --model small)",
+                        CloseCode.UNSUPPORTED_DATA)
+            return
         principal: Principal = getattr(ws, "principal", OPEN)
         if principal.call_id and not opts.call_id:
             opts.call_id = principal.call_id  # a per-call softphone token names its call

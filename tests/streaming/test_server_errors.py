@@ -66,6 +66,7 @@ def _text(got):
     ("encoding=linear16&sample_rate=abc", "integer"),
     ("encoding=linear16&channels=3", "channels"),
     ("call_id=" + "x" * 200, "call_id"),
+    ("language=nl", "English-only"),
 ])
 def test_unusable_parameters_get_error_and_1003(server, query, fragment):
     got, code, reason = run(_talk(f"{server.url}/v1/listen?{query}", []))
