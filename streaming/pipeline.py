@@ -2,7 +2,8 @@
 
 `CallPipeline` receives the messages a `CallSession` sends to the softphone,
 publishes them on the call's bus (finals durable, interims transient), turns
-final results into `assist.types.Segment`s for the `AssistSession`, and
+final results into `assist.types.Segment`s for the `AssistSession` (or, with
+`group_utterances`, whole utterances: `streaming/utterances.py`), and
 publishes what the assistant suggests. Agent feedback from any desktop arrives
 here too. Assist work runs in a thread, one segment at a time per call, so a
 slow rule never stalls the event loop or reorders a call's events.
@@ -12,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 from collections.abc import Callable
 from typing import Any
 
@@ -52,6 +54,13 @@ def segment_from_results(msg: dict[str, Any], language: str = "en") -> Segment |
 
 
 class CallPipeline:
+    # Hand the assistant whole utterances instead of each committed piece (one or two
+    # words each; the assistant finds almost no form values in those). Off by default for
+    # now: the Redis bus redacts each event as it is stored, so once the form captures
+    # names live, a name said before it was captured would be stored in clear
+    # (tests/streaming/test_nodes.py). `souffleur demo` (in-memory bus) turns it on.
+    group_utterances: bool = os.environ.get("SOUFFLEUR_ASSIST_UTTERANCES", "") == "1"
+
     def __init__(
         self,
         call_id: str,
@@ -70,6 +79,11 @@ class CallPipeline:
         self.assist_errors = 0
         self.on_event = on_event  # metrics hook: sees every assist event
         self._refining: asyncio.Task | None = None
+        self._utterances = None
+        if self.group_utterances:
+            from .utterances import UtteranceBuffer
+
+            self._utterances = UtteranceBuffer(language)
 
     async def publish(self, msg: dict[str, Any]) -> None:
         """Publish one transcript-side message and queue finals for the assistant."""
@@ -77,7 +91,10 @@ class CallPipeline:
         durable = not (t == "Results" and not msg.get("is_final")) and t not in TRANSIENT_TYPES
         await self.bus.publish(self.call_id, msg, durable=durable)
         self.published += 1
-        if self.assist is not None:
+        if self.assist is not None and self._utterances is not None:
+            for seg in self._utterances.add(msg):
+                self._queue.put_nowait(("segment", seg))
+        elif self.assist is not None:
             seg = segment_from_results(msg, self.language)
             if seg is not None:
                 self._queue.put_nowait(("segment", seg))
@@ -93,6 +110,8 @@ class CallPipeline:
         """End of call: flush pending assist work, publish the summary."""
         if self._refining is not None:
             await asyncio.gather(self._refining, return_exceptions=True)
+        for seg in self._utterances.flush() if self._utterances is not None else ():
+            self._queue.put_nowait(("segment", seg))
         self._queue.put_nowait(("finish", None))
         await self._task
 
