@@ -3,6 +3,7 @@
 Layout (prefix `souffleur:` by default, `SOUFFLEUR_REDIS_PREFIX`):
 
   {p}call:{id}:events   Stream, the call's durable log; entry id = event id
+  {p}call:{id}:payloads hash, entry id -> the event as stored (redacted)
   {p}call:{id}:live     pub/sub channel: every event of the call, durable ones
                         with their id and the id before them, transient ones bare
   {p}call:{id}          hash, call state (owner node, started, ended, meta)
@@ -28,11 +29,14 @@ written twice. What the buffer cannot hold is counted per call, reported in
 with code `events_lost`. Transient events are live-only: they are not kept
 while Redis is unreachable (counted as `transient_dropped`).
 
-What is stored holds no PII (docs/security.md): each durable event is kept in
-the stream in the form `assist.redact.Redactor` gives it (one redactor per
-call, so a name the form captured is removed wherever it recurs), while the
-live channel carries the event as said, for the authorised agent's overlay.
-Replays (`since`, gap reads, `history`) therefore return the redacted form.
+What is stored holds no PII (docs/security.md): each durable event is stored
+in the form `assist.redact.Redactor` gives it (one redactor per call, so a name
+the form captured is removed wherever it recurs), while the live channel
+carries the event as said, for the authorised agent's overlay. Payloads live in
+a hash beside the stream (`{p}call:{id}:payloads`, stream entry id -> event),
+so when the form captures a name that was said earlier, the events of the
+call's last `RECENT_EVENTS` that mention it are stored again, redacted. Replays
+(`since`, gap reads, `history`) return the redacted form.
 `SOUFFLEUR_REDACT_STORED=0` turns this off.
 """
 
@@ -65,13 +69,17 @@ from .protocol import ErrorCode
 log = logging.getLogger(__name__)
 
 UNAVAILABLE = (RedisConnectionError, RedisTimeoutError, OSError)  # BusyLoadingError included
+RECENT_EVENTS = 300  # per call: how far back a newly captured value is redacted
+RECENT_CALLS = 200
 StreamId = tuple[int, int]
 FeedbackHandler = Callable[[str, dict[str, Any]], Awaitable[tuple[str, str] | None]]
 
-# Append one durable event: explicit id unless another writer is ahead, a retry
-# of an append that already landed is a no-op, then the live message carrying
-# the previous id so subscribers can tell whether they missed one. ARGV[2] is
-# what is stored (redacted), ARGV[4] what live desktops get ('' = the same).
+# Append one durable event: explicit id unless another writer is ahead (a retry
+# of this writer's append that already landed is a no-op), the payload in the
+# call's payload hash (mutable: a name captured later is redacted retroactively),
+# then the live message carrying the previous id so subscribers can tell whether
+# they missed one. ARGV[2] is what is stored (redacted), ARGV[4] what live
+# desktops get ('' = the same), ARGV[5] the writer.
 APPEND = """
 local function parse(id)
   local d = string.find(id, '-', 1, true)
@@ -86,17 +94,39 @@ local bm, bs = parse(prev)
 local live = ARGV[2]
 if ARGV[4] ~= '' then live = ARGV[4] end
 if am > bm or (am == bm and as > bs) then
-  redis.call('XADD', KEYS[1], id, 'e', ARGV[2])
+  redis.call('XADD', KEYS[1], id, 'w', ARGV[5])
 else
   local same = redis.call('XRANGE', KEYS[1], id, id)
-  if #same > 0 and same[1][2][2] == ARGV[2] then
+  if #same > 0 and same[1][2][2] == ARGV[5] then
     return {id, 0}
   end
-  id = redis.call('XADD', KEYS[1], '*', 'e', ARGV[2])
+  id = redis.call('XADD', KEYS[1], '*', 'w', ARGV[5])
 end
+redis.call('HSET', KEYS[3], id, ARGV[2])
 redis.call('EXPIRE', KEYS[1], ARGV[3])
+redis.call('EXPIRE', KEYS[3], ARGV[3])
 redis.call('PUBLISH', KEYS[2], prev .. '\\n' .. id .. '\\n' .. live)
 return {id, 1}
+"""
+
+# A stored event redacted again (a value captured after it was said); never creates one.
+REWRITE = """
+if redis.call('HEXISTS', KEYS[1], ARGV[1]) == 1 then
+  redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
+  return 1
+end
+return 0
+"""
+
+# Entries (last, upto] with their payloads, in one round trip.
+READ = """
+local entries = redis.call('XRANGE', KEYS[1], ARGV[1], ARGV[2], 'COUNT', ARGV[3])
+local out = {}
+for _, e in ipairs(entries) do
+  out[#out + 1] = e[1]
+  out[#out + 1] = redis.call('HGET', KEYS[2], e[1]) or ''
+end
+return out
 """
 
 END = """
@@ -104,6 +134,7 @@ if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
 redis.call('HSET', KEYS[1], 'status', 'ended', 'ended', ARGV[1], 'end_meta', ARGV[2])
 redis.call('EXPIRE', KEYS[1], ARGV[3])
 redis.call('EXPIRE', KEYS[2], ARGV[3])
+redis.call('EXPIRE', KEYS[4], ARGV[3])
 redis.call('PUBLISH', KEYS[3], '\\n\\n' .. ARGV[4])
 return 1
 """
@@ -155,6 +186,7 @@ class BusStats:
     transient_dropped: int = 0  # interims etc. not kept while Redis was unreachable
     disconnects: int = 0
     notices: int = 0
+    redacted_later: int = 0  # stored events redacted again when the form captured a value
     buffer_peak: int = 0
     connected: bool = True
     lost_by_call: dict[str, int] = field(default_factory=dict)
@@ -300,6 +332,10 @@ class RedisBus:
         self.redact = (redact if redact is not None
                        else env.get("SOUFFLEUR_REDACT_STORED", "1").lower() not in ("0", "false", "no"))
         self._redactors: OrderedDict[str, Any] = OrderedDict()  # call_id -> assist.redact.Redactor
+        # per call, its last events as said and as stored: a value the form captures
+        # later is redacted in them too (RECENT_EVENTS per call, RECENT_CALLS calls)
+        self._recent: OrderedDict[str, deque[list[Any]]] = OrderedDict()
+        self.writer = uuid.uuid4().hex[:12]  # tells this bus's retried appends from others' entries
         self.stats = BusStats()
         self.node_id = f"bus-{uuid.uuid4().hex[:8]}"
         self._feedback: FeedbackHandler | None = None
@@ -341,6 +377,9 @@ class RedisBus:
 
     def _events_key(self, call_id: str) -> str:
         return self._key("call", call_id, "events")
+
+    def _payloads_key(self, call_id: str) -> str:
+        return self._key("call", call_id, "payloads")
 
     def _live_key(self, call_id: str) -> str:
         return self._key("call", call_id, "live")
@@ -391,12 +430,39 @@ class RedisBus:
         eid = self._next_id(call_id)
         live = json.dumps(e)
         stored = json.dumps(self._redactor(call_id).event(e)) if self.redact else live
+        said = dict(e)
         e["id"] = eid
         if self._room() <= 0 and not self._drop_a_transient():
             self._count_lost(call_id)
             return e
         self._push(_Op("event", call_id, stored, eid, live="" if stored == live else live))
+        if self.redact:
+            self._redact_earlier(call_id, said, eid, stored)
         return e
+
+    def _redact_earlier(self, call_id: str, event: dict[str, Any], eid: str, stored: str) -> None:
+        """A name said before the form captured it: re-store the events that mention it."""
+        from assist.redact import PII_FIELDS
+
+        recent = self._recent.get(call_id)
+        if recent is None:
+            recent = self._recent[call_id] = deque(maxlen=RECENT_EVENTS)
+            while len(self._recent) > RECENT_CALLS:
+                self._recent.popitem(last=False)
+        self._recent.move_to_end(call_id)
+        value = event.get("value")
+        if event.get("type") == "FormValue" and event.get("field") in PII_FIELDS and value:
+            needle = str(value).strip().lower()
+            r = self._redactor(call_id)
+            for item in recent:
+                rid, said, was = item
+                if needle in json.dumps(said, ensure_ascii=False).lower():
+                    now = json.dumps(r.event(said))
+                    if now != was:
+                        item[2] = now
+                        self._push(_Op("rewrite", call_id, now, rid))
+                        self.stats.redacted_later += 1
+        recent.append([eid, event, stored])
 
     def _redactor(self, call_id: str) -> Any:
         """One per call: it learns the values the form captured and removes them later too."""
@@ -499,8 +565,11 @@ class RedisBus:
         pipe = r.pipeline(transaction=False)
         for op in ops:
             if op.kind == "event":
-                pipe.eval(APPEND, 2, self._events_key(op.call_id), self._live_key(op.call_id),
-                          op.id, op.payload, int(self._ttl(op.call_id)), op.live)
+                pipe.eval(APPEND, 3, self._events_key(op.call_id), self._live_key(op.call_id),
+                          self._payloads_key(op.call_id), op.id, op.payload, int(self._ttl(op.call_id)),
+                          op.live, self.writer)
+            elif op.kind == "rewrite":
+                pipe.eval(REWRITE, 1, self._payloads_key(op.call_id), op.id, op.payload)
             elif op.kind == "transient":
                 if now - op.at < 2.0:  # a stale interim is worse than none
                     pipe.publish(self._live_key(op.call_id), "\n\n" + op.payload)
@@ -518,9 +587,9 @@ class RedisBus:
             elif op.kind == "end" and op.info is not None:
                 i = op.info
                 ended_event = json.dumps({"type": "CallEnded", "call_id": i.call_id, "ts": i.ended})
-                pipe.eval(END, 3, self._call_key(i.call_id), self._events_key(i.call_id),
-                          self._live_key(i.call_id), i.ended or time.time(), json.dumps(i.meta),
-                          int(self.retention_s), ended_event)
+                pipe.eval(END, 4, self._call_key(i.call_id), self._events_key(i.call_id),
+                          self._live_key(i.call_id), self._payloads_key(i.call_id), i.ended or time.time(),
+                          json.dumps(i.meta), int(self.retention_s), ended_event)
         if len(pipe):
             await pipe.execute()
 
@@ -560,27 +629,31 @@ class RedisBus:
                       upto: StreamId | None = None) -> list[tuple[StreamId, dict[str, Any]]]:
         r = await self._start()
         out: list[tuple[StreamId, dict[str, Any]]] = []
-        key = self._events_key(call_id)
         end = format_id(upto) if upto is not None else "+"
         while True:
             start = "(" + format_id(last) if last != (0, 0) else "-"
-            entries = await r.xrange(key, min=start, max=end, count=1000)
-            for sid, fields in entries:
-                e = json.loads(fields["e"])
-                e["id"] = sid
+            flat = await r.eval(READ, 2, self._events_key(call_id), self._payloads_key(call_id),
+                                start, end, 1000)
+            for sid, payload in zip(flat[::2], flat[1::2], strict=True):
                 last = parse_id(sid)
-                out.append((last, e))
-            if len(entries) < 1000:
+                if payload:  # an entry without payload has expired: nothing to show
+                    e = json.loads(payload)
+                    e["id"] = sid
+                    out.append((last, e))
+            if len(flat) < 2000:
                 return out
 
     async def history(self, call_id: str, since: str | None = None) -> list[dict[str, Any]]:
         events = [e for _, e in await self._xrange(call_id, parse_id(since))]
         # this node's events still waiting for Redis belong to the call's history too
         after = parse_id(events[-1]["id"]) if events else parse_id(since)
-        for op in [*self._inflight, *self._buffer]:
-            if op.kind == "event" and op.call_id == call_id and parse_id(op.id) > after:
+        pending = [op for op in [*self._inflight, *self._buffer] if op.call_id == call_id]
+        for op in pending:
+            if op.kind == "event" and parse_id(op.id) > after:
                 events.append({**json.loads(op.payload), "id": op.id})
-        return events
+        rewrites = {op.id: op.payload for op in pending if op.kind == "rewrite"}
+        return [{**json.loads(rewrites[e["id"]]), "id": e["id"]} if e["id"] in rewrites else e
+                for e in events]
 
     async def subscribe(self, call_id: str, since: str | None = None) -> RedisSubscription:
         r = await self._start()
