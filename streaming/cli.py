@@ -187,7 +187,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _optional_commands(sub: Any) -> None:
     """Commands from modules that may not be present in a slim install."""
-    for mod in ("streaming.batch", "streaming.ops"):
+    for mod in ("streaming.batch", "streaming.ops", "streaming.demo"):
         try:
             m = __import__(mod, fromlist=["add_commands"])
         except ImportError:
