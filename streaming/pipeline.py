@@ -2,8 +2,8 @@
 
 `CallPipeline` receives the messages a `CallSession` sends to the softphone,
 publishes them on the call's bus (finals durable, interims transient), turns
-final results into `assist.types.Segment`s for the `AssistSession` (or, with
-`group_utterances`, whole utterances: `streaming/utterances.py`), and
+final results into whole utterances (`streaming/utterances.py`), the
+`assist.types.Segment`s the `AssistSession` reads, and
 publishes what the assistant suggests. Agent feedback from any desktop arrives
 here too. Assist work runs in a thread, one segment at a time per call, so a
 slow rule never stalls the event loop or reorders a call's events.
@@ -55,11 +55,11 @@ def segment_from_results(msg: dict[str, Any], language: str = "en") -> Segment |
 
 class CallPipeline:
     # Hand the assistant whole utterances instead of each committed piece (one or two
-    # words each; the assistant finds almost no form values in those). Off by default for
-    # now: the Redis bus redacts each event as it is stored, so once the form captures
-    # names live, a name said before it was captured would be stored in clear
-    # (tests/streaming/test_nodes.py). `souffleur demo` (in-memory bus) turns it on.
-    group_utterances: bool = os.environ.get("SOUFFLEUR_ASSIST_UTTERANCES", "") == "1"
+    # words each; the assistant finds almost no form values in those). The Redis bus
+    # redacts a call's stored log retroactively once the form captures a value, so a
+    # name said before it was captured is not left in clear. SOUFFLEUR_ASSIST_UTTERANCES=0
+    # feeds the pieces as they come (lower assist latency, much lower recall).
+    group_utterances: bool = os.environ.get("SOUFFLEUR_ASSIST_UTTERANCES", "1") != "0"
 
     def __init__(
         self,
