@@ -10,7 +10,7 @@
 import { compareIds } from "./ids.js";
 
 export const DEFAULT_WINDOW = 300; // final transcript pieces kept (and shown)
-export const MAX_CARDS = 30; // hints, knowledge answers, alerts kept per kind
+export const MAX_CARDS = 12; // hints, knowledge answers, alerts kept (and shown) per kind
 
 const EMPTY = Object.freeze({ parts: new Set(), ops: [] });
 
