@@ -100,9 +100,8 @@ async def run_demo(args: argparse.Namespace, audio: Path, auth: Authenticator) -
     from .client import stream_file
     from .server import SouffleurServer
 
-    # the assistant reads whole utterances (streaming/utterances.py): the demo's bus is
-    # in memory, so the stored-log redaction caveat of CallPipeline.group_utterances
-    # does not apply; SOUFFLEUR_ASSIST_UTTERANCES=0 shows the default behaviour
+    # the assistant reads whole utterances (streaming/utterances.py), as `serve` does by
+    # default; SOUFFLEUR_ASSIST_UTTERANCES=0 shows it fed the committed pieces instead
     CallPipeline.group_utterances = os.environ.get("SOUFFLEUR_ASSIST_UTTERANCES", "1") != "0"
     opts = replace(ServerOptions.from_env(), host=args.host, port=args.port)
     if args.data_dir:

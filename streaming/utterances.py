@@ -5,9 +5,9 @@ second after the words are spoken), so a caller's "Yes, my name is Daniel Morgan
 arrives as "Yes, my" | "name is" | "Daniel Morgan.". The assist engine reads a
 segment as something said: fed those pieces one by one it missed every form value
 of the bundled demo call; fed whole utterances it found the name and the date of
-birth (see tests/streaming/test_utterances.py). So the pipeline can hand the
-assistant one `Segment` per utterance (`CallPipeline.group_utterances`, or
-SOUFFLEUR_ASSIST_UTTERANCES=1; `souffleur demo` turns it on): a channel's finals up to its `speech_final` (the
+birth (see tests/streaming/test_utterances.py). So the pipeline hands the
+assistant one `Segment` per utterance (`CallPipeline.group_utterances`, on unless
+SOUFFLEUR_ASSIST_UTTERANCES=0): a channel's finals up to its `speech_final` (the
 speaker paused), its `UtteranceEnd`, a length cap (a monologue still gets help), or
 the end of the call. Desktops still get every final piece as it is committed.
 

@@ -93,7 +93,7 @@ def live(recognizer, browser, tmp_path_factory):
     from streaming.pipeline import CallPipeline
     from streaming.server import SouffleurServer
 
-    # the assistant reads utterances, as `souffleur demo` runs it (see CallPipeline.group_utterances)
+    # the assistant reads utterances (the default; SOUFFLEUR_ASSIST_UTTERANCES=0 would turn it off)
     grouped = CallPipeline.group_utterances
     CallPipeline.group_utterances = True
 
