@@ -36,8 +36,8 @@ def _skip_reason() -> str | None:
     return None
 
 
-@pytest.fixture(scope="session")
-def browser() -> Iterator:
+@pytest.fixture(scope="package")  # Playwright's sync API runs an event loop while open:
+def browser() -> Iterator:          # closing it with this package lets later tests use asyncio.run
     reason = _skip_reason()
     if reason:
         pytest.skip(reason)
