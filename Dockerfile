@@ -4,7 +4,7 @@
 FROM python:3.11-slim
 
 ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 \
-    OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 \
+    OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 MALLOC_ARENA_MAX=2 \
     SOUFFLEUR_DATA_DIR=/data
 
 RUN apt-get update && apt-get install -y --no-install-recommends libsndfile1 \
