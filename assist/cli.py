@@ -7,24 +7,23 @@ subparsers (streaming/cli.py); `python -m assist.cli ...` works on its own too.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
-import statistics
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from assist.engine import AssistSession
-from assist.feedback import JsonlAuditStore, MemoryAuditStore, default_audit_path, report
+from assist.analysis import analyze
+from assist.feedback import JsonlAuditStore, default_audit_path, report
 from assist.knowledge import KnowledgeBase
-from assist.llm import client_from_env
 from assist.transcript_io import Transcript, load_transcript
 from assist.types import Segment
 
 AUDIO_SUFFIXES = {".wav", ".flac", ".mp3", ".ogg", ".m4a", ".raw", ".opus", ".webm"}
 
 
-def add_commands(subparsers: Any) -> None:
+def add_commands(subparsers: Any,
+                 transcribe_audio: Callable[[str], list[Segment]] | None = None) -> None:
     a = subparsers.add_parser("analyze", help="run the assist engine over a transcript or audio file")
     a.add_argument("call", help="transcript JSON ({turns:[{speaker,text}]}, labelled calls too) or audio file")
     a.add_argument("--language", help="en or nl (default: from the file, else en)")
@@ -35,7 +34,7 @@ def add_commands(subparsers: Any) -> None:
     a.add_argument("--audit", nargs="?", const="", default=None, metavar="PATH",
                    help="record suggestions in the audit trail (default path $SOUFFLEUR_DATA_DIR/audit.jsonl)")
     a.add_argument("--pretty", action="store_true", help="readable view instead of JSON")
-    a.set_defaults(func=cmd_analyze)
+    a.set_defaults(func=cmd_analyze, transcribe_audio=transcribe_audio)
 
     r = subparsers.add_parser("report", help="acceptance/edit/dismissal rates from the audit trail")
     r.add_argument("--audit", default=None, metavar="PATH", help="audit JSONL (default $SOUFFLEUR_DATA_DIR/audit.jsonl)")
@@ -46,65 +45,23 @@ def add_commands(subparsers: Any) -> None:
 # ---------------------------------------------------------------- analyze
 
 
-def load_input(path: str, language: str | None = None) -> Transcript:
-    """A transcript file, or audio through the streaming core's batch transcriber."""
+def load_input(path: str, language: str | None = None,
+               transcribe_audio: Callable[[str], list[Segment]] | None = None) -> Transcript:
+    """A transcript file, or audio through `transcribe_audio` (the CLI passes the streaming
+    core's batch transcriber; the assistant itself never touches audio)."""
     p = Path(path)
     if p.suffix.lower() in AUDIO_SUFFIXES:
-        try:
-            from streaming.batch import transcribe_to_segments  # type: ignore[import-not-found]
-        except ImportError as exc:
-            raise SystemExit(f"cannot transcribe {p.name}: the streaming core's batch transcriber "
-                             f"(streaming.batch.transcribe_to_segments) is not available ({exc}); "
-                             "pass a transcript JSON instead") from exc
-        segments: list[Segment] = list(transcribe_to_segments(str(p)))
+        if transcribe_audio is None:
+            raise SystemExit(f"cannot transcribe {p.name}: audio needs the streaming core "
+                             "(run `souffleur analyze`, not `python -m assist.cli`); "
+                             "or pass a transcript JSON instead")
+        segments: list[Segment] = list(transcribe_audio(str(p)))
         lang = language or (segments[0].language if segments else "en")
         return Transcript(p.stem, lang, segments, {})
     t = load_transcript(p)
     if language:
         t.language = language
     return t
-
-
-def analyze(transcript: Transcript, *, form: str = "identity", kb: KnowledgeBase | None = None,
-            use_llm: bool = False, audit: Any = None) -> dict[str, Any]:
-    """Run one call through a session; returns the CLI's JSON result."""
-    llm = client_from_env() if use_llm else None
-    if use_llm and llm is None:
-        print("warning: --llm given but SOUFFLEUR_LLM_BASE_URL/SOUFFLEUR_LLM_MODEL not set; offline only",
-              file=sys.stderr)
-    session = AssistSession(transcript.call_id, transcript.language, form=form, kb=kb, llm=llm,
-                            audit=audit if audit is not None else MemoryAuditStore())
-    events: list[dict[str, Any]] = []
-    for seg in transcript.segments:
-        for e in session.on_segment(seg):
-            events.append({**e, "at_segment": seg.segment_id})
-    if llm is not None:
-        events += asyncio.run(_llm_pass(session))
-    else:
-        events += session.finish()
-    return result_of(session, events)
-
-
-async def _llm_pass(session: AssistSession) -> list[dict[str, Any]]:
-    return await session.refine() + await session.afinish()
-
-
-def result_of(session: AssistSession, events: list[dict[str, Any]]) -> dict[str, Any]:
-    ms = sorted(t * 1000 for t in session.timings) or [0.0]
-    summaries = [e for e in events if e["type"] == "Summary"]
-    return {
-        "call_id": session.call_id,
-        "language": session.language,
-        "form": session.form_values(),
-        "suggestions": [e for e in events if e["type"] in ("Hint", "KnowledgeAnswer")
-                        and e.get("status") != "done"],
-        "alerts": [e for e in events if e["type"] == "Alert"],
-        "summary": summaries[-1] if summaries else None,
-        "escalation": session.alerts.escalated,
-        "events": events,
-        "stats": {"segments": len(session.timings), "p50_ms": round(statistics.median(ms), 2),
-                  "p99_ms": round(ms[min(len(ms) - 1, int(len(ms) * 0.99))], 2)},
-    }
 
 
 def render_pretty(result: dict[str, Any], transcript: Transcript) -> str:
@@ -145,7 +102,7 @@ def _pretty_event(e: dict[str, Any]) -> str | None:
 
 
 def cmd_analyze(args: argparse.Namespace) -> int:
-    transcript = load_input(args.call, args.language)
+    transcript = load_input(args.call, args.language, getattr(args, "transcribe_audio", None))
     kb = KnowledgeBase.from_dir(args.kb) if args.kb else None
     audit = None
     if args.audit is not None:

@@ -94,9 +94,9 @@ def transcripts(folders: Sequence[Path], audio: bool) -> list[tuple[Transcript, 
 
 def _audio_transcriber():
     try:
-        from streaming.batch import transcribe_to_segments  # type: ignore[import-not-found]
+        from streaming.batch.engine import transcribe_to_segments  # type: ignore[import-not-found]
     except ImportError as exc:
-        print(f"--audio: streaming.batch.transcribe_to_segments not available ({exc}); text only",
+        print(f"--audio: streaming.batch.engine.transcribe_to_segments not available ({exc}); text only",
               file=sys.stderr)
         return None
     return transcribe_to_segments
@@ -177,7 +177,7 @@ def table(by_group: dict[str, dict[str, Any]]) -> str:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--calls", action="append", type=Path, help="folder of labelled calls (repeatable)")
-    ap.add_argument("--audio", action="store_true", help="also run from audio via streaming.batch")
+    ap.add_argument("--audio", action="store_true", help="also run from audio via streaming.batch.engine")
     ap.add_argument("--details", action="store_true", help="include per-call results in the JSON")
     ap.add_argument("--json-only", action="store_true", help="print only the JSON")
     args = ap.parse_args(argv)

@@ -35,10 +35,10 @@ import _paths  # noqa: F401
 from corpus import AUDIO, SHARED
 
 import streaming  # noqa: F401  (BLAS thread limits before numpy loads)
-from streaming.batch import BatchEngine, BatchItem, batch_asr, load_recording
-from streaming.codecs import resample
+from streaming.asr.textnorm import word_errors
+from streaming.audio.codecs import resample
+from streaming.batch.engine import BatchEngine, BatchItem, batch_asr, load_recording
 from streaming.options import AsrOptions, SegmenterOptions
-from streaming.textnorm import word_errors
 
 
 def corpus(n: int) -> list[tuple[Path, dict[int | None, str]]]:
@@ -57,7 +57,7 @@ def corpus(n: int) -> list[tuple[Path, dict[int | None, str]]]:
 
 
 def run_souffleur(files, workers: int, asr: AsrOptions, seg: SegmenterOptions) -> tuple[float, dict]:
-    from streaming.whisper import WhisperRecognizer
+    from streaming.asr.whisper import WhisperRecognizer
 
     o = replace(batch_asr(asr), workers=workers)
     rec = WhisperRecognizer(o)

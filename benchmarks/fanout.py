@@ -27,9 +27,9 @@ import uuid
 import _paths  # noqa: F401
 
 import streaming  # noqa: F401
-from streaming.bus import CallInfo
 from streaming.client import EventsClient
-from streaming.redis_bus import RedisBus
+from streaming.service.bus import CallInfo
+from streaming.service.redis_bus import RedisBus
 
 
 def pct(xs: list[float], p: float) -> float:

@@ -31,7 +31,7 @@ import psutil
 from corpus import SHARED
 
 import streaming  # noqa: F401,I001  (BLAS thread limits before numpy loads)
-from streaming.audiofile import load_audio
+from streaming.audio.files import load_audio
 from streaming.client import EventsClient, audio_frames, listen_url, stream_frames
 
 

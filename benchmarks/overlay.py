@@ -36,10 +36,10 @@ from typing import Any
 import _paths  # noqa: F401
 
 import streaming  # noqa: F401
-from streaming.bus import CallInfo
 from streaming.client import EventsClient, stream_file
 from streaming.options import AsrOptions, ServerOptions
-from streaming.server import SouffleurServer
+from streaming.service.bus import CallInfo
+from streaming.service.server import SouffleurServer
 
 ROOT = Path(__file__).resolve().parents[1]
 DEMO = ROOT / "streaming" / "demo_call" / "call.ogg"
@@ -213,7 +213,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     from playwright.sync_api import sync_playwright
 
-    from streaming.whisper import WhisperRecognizer
+    from streaming.asr.whisper import WhisperRecognizer
 
     data = tempfile.mkdtemp(prefix="souffleur-overlay-bench-")
     srv = ServerThread(SouffleurServer(replace(ServerOptions(port=0), data_dir=data), AsrOptions(workers=2),

@@ -1,7 +1,7 @@
 """Compare streaming policies without a server: accuracy, decode cost, commit delay.
 
 Runs each reference clip through `CallSession` with every decode answered
-immediately (`streaming.offline`), so the figures isolate the *policy*: how many
+immediately (`streaming.live.offline`), so the figures isolate the *policy*: how many
 decodes it asks for, what they cost on this machine, how late (in audio time)
 words become final, and the WER against the reference and against an offline
 `WhisperModel.transcribe()` of the same clip. Real-time latency with queueing is
@@ -25,12 +25,12 @@ import _paths  # noqa: E402,F401  (benchmarks/streaming.py shadows the package o
 from corpus import reference_clips  # noqa: E402
 
 import streaming  # noqa: E402,F401  (limits BLAS threads before numpy loads)
-from streaming.audiofile import load_audio  # noqa: E402
-from streaming.offline import final_transcript, pcm_frames, run_session  # noqa: E402
+from streaming.asr.textnorm import word_errors  # noqa: E402
+from streaming.asr.whisper import WhisperRecognizer  # noqa: E402
+from streaming.audio.files import load_audio  # noqa: E402
+from streaming.live.offline import final_transcript, pcm_frames, run_session  # noqa: E402
+from streaming.live.session import CallSession  # noqa: E402
 from streaming.options import AsrOptions, SegmenterOptions, StreamOptions  # noqa: E402
-from streaming.session import CallSession  # noqa: E402
-from streaming.textnorm import word_errors  # noqa: E402
-from streaming.whisper import WhisperRecognizer  # noqa: E402
 
 
 def offline_text(rec: WhisperRecognizer, audio, channel) -> str:

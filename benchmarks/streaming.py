@@ -38,10 +38,10 @@ import psutil  # noqa: E402
 from corpus import AUDIO  # noqa: E402
 
 import streaming  # noqa: E402,F401  (BLAS thread limits before numpy loads)
-from streaming.audiofile import load_audio  # noqa: E402
+from streaming.asr.textnorm import normalize_text, word_errors  # noqa: E402
+from streaming.audio.codecs import resample  # noqa: E402
+from streaming.audio.files import load_audio  # noqa: E402
 from streaming.client import audio_frames, listen_url, stream_frames  # noqa: E402
-from streaming.codecs import resample  # noqa: E402
-from streaming.textnorm import normalize_text, word_errors  # noqa: E402
 
 # (name, file, reference text or None). Long clips so latency is measured in a steady state.
 PLAYLIST = [

@@ -28,4 +28,5 @@ PY=${PYTHON:-python3}
 .venv/bin/python -m pip install -q --disable-pip-version-check -e '.[test]'
 
 .venv/bin/ruff check .
+.venv/bin/lint-imports  # the dependency rules in .importlinter
 .venv/bin/python -m pytest -q "$@"

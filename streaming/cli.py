@@ -16,35 +16,11 @@ from dataclasses import replace
 from typing import Any
 
 import streaming  # noqa: F401  (limits BLAS threads before numpy loads)
-
-from .options import AsrOptions, SegmenterOptions, ServerOptions
-
-
-def add_asr_arguments(p: argparse.ArgumentParser) -> None:
-    g = p.add_argument_group("speech recognition")
-    g.add_argument("--model", help="'bundled' (tiny.en, offline), a faster-whisper name, or a path")
-    g.add_argument("--device", choices=["auto", "cpu", "cuda"])
-    g.add_argument("--compute-type", help="int8 (default), float16, int8_float16, float32, auto")
-    g.add_argument("--beam-size", type=int, help="interim decodes (default 1)")
-    g.add_argument("--final-beam-size", type=int, help="final decodes (default 3)")
-    g.add_argument("--cpu-threads", type=int, help="threads per inference worker (default 1)")
-    g.add_argument("--workers", type=int, help="parallel inference workers (default: CPU cores)")
-    g.add_argument("--language", help="force a language (multilingual models); default en")
-
-
-def asr_options(args: argparse.Namespace) -> AsrOptions:
-    o = AsrOptions.from_env()
-    for arg, name in (("model", "model"), ("device", "device"), ("compute_type", "compute_type"),
-                      ("beam_size", "beam_size"), ("final_beam_size", "final_beam_size"),
-                      ("cpu_threads", "cpu_threads"), ("workers", "workers"), ("language", "language")):
-        v = getattr(args, arg, None)
-        if v is not None:
-            o = replace(o, **{name: v})
-    return o
+from streaming.options import SegmenterOptions, ServerOptions, add_asr_arguments, asr_options
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    from .server import SouffleurServer
+    from streaming.service.server import SouffleurServer
 
     opts = ServerOptions.from_env()
     for arg in ("host", "port", "max_calls", "idle_timeout_s", "redis_url", "data_dir"):
@@ -56,10 +32,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
         seg = replace(seg, endpointing_ms=args.endpointing_ms)
     bus = None
     if opts.redis_url:
-        from .redis_bus import RedisBus
+        from streaming.service.redis_bus import RedisBus
 
         bus = RedisBus.connect_or_exit(opts.redis_url)
-    from .auth import Authenticator, check_bind
+    from streaming.service.auth import Authenticator, check_bind
 
     try:
         auth = Authenticator.from_env()
@@ -84,7 +60,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 
 def cmd_stream(args: argparse.Namespace) -> int:
-    from .client import stream_file
+    from streaming.client import stream_file
 
     params: dict[str, Any] = {}
     if args.call_id:
@@ -125,7 +101,7 @@ def cmd_stream(args: argparse.Namespace) -> int:
 
 
 def cmd_token(args: argparse.Namespace) -> int:
-    from .auth import mint_token
+    from streaming.service.auth import mint_token
 
     secret = os.environ.get("SOUFFLEUR_TOKEN_SECRET")
     if not secret:
@@ -180,14 +156,21 @@ def build_parser() -> argparse.ArgumentParser:
 
     from assist.cli import add_commands
 
-    add_commands(sub)
+    add_commands(sub, transcribe_audio=_transcribe_audio)
     _optional_commands(sub)
     return p
 
 
+def _transcribe_audio(path: str) -> list[Any]:
+    """`souffleur analyze CALL.flac`: the batch engine turns audio into the assistant's segments."""
+    from streaming.batch.engine import transcribe_to_segments
+
+    return transcribe_to_segments(path)
+
+
 def _optional_commands(sub: Any) -> None:
     """Commands from modules that may not be present in a slim install."""
-    for mod in ("streaming.batch", "streaming.ops", "streaming.demo"):
+    for mod in ("streaming.batch.transcribe", "streaming.service.ops", "streaming.demo"):
         try:
             m = __import__(mod, fromlist=["add_commands"])
         except ImportError:
@@ -196,7 +179,7 @@ def _optional_commands(sub: Any) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from .logs import setup_logging
+    from streaming.service.logs import setup_logging
 
     args = build_parser().parse_args(argv)
     fmt = args.log_format or ("text" if sys.stderr.isatty() else "json")

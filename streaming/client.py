@@ -21,8 +21,8 @@ import numpy as np
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
-from .audiofile import RAW_ENCODINGS, load_audio
-from .codecs import encode_samples, resample
+from streaming.audio.codecs import encode_samples, resample
+from streaming.audio.files import RAW_ENCODINGS, load_audio
 
 
 @dataclass

@@ -23,17 +23,15 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-from .auth import Authenticator, check_bind, mint_token
-from .options import ServerOptions
-from .pipeline import CallPipeline
+from streaming.options import ServerOptions, add_asr_arguments, asr_options
+from streaming.service.auth import Authenticator, check_bind, mint_token
+from streaming.service.pipeline import CallPipeline
 
 DEMO_DIR = Path(__file__).resolve().parent / "demo_call"
 DEMO_CALL = DEMO_DIR / "call.ogg"
 
 
 def add_commands(sub: Any) -> None:
-    from .cli import add_asr_arguments
-
     d = sub.add_parser("demo", help="start the server and stream a bundled example call to it live")
     d.add_argument("--host", default="127.0.0.1", help="bind address (default 127.0.0.1)")
     d.add_argument("--port", type=int, default=8765, help="port (default 8765; 0 picks a free one)")
@@ -96,11 +94,10 @@ def page_urls(host: str, port: int, call_id: str, agent_token: str = "", sup_tok
 
 
 async def run_demo(args: argparse.Namespace, audio: Path, auth: Authenticator) -> int:
-    from .cli import asr_options
-    from .client import stream_file
-    from .server import SouffleurServer
+    from streaming.client import stream_file
+    from streaming.service.server import SouffleurServer
 
-    # the assistant reads whole utterances (streaming/utterances.py), as `serve` does by
+    # the assistant reads whole utterances (streaming/live/utterances.py), as `serve` does by
     # default; SOUFFLEUR_ASSIST_UTTERANCES=0 shows it fed the committed pieces instead
     CallPipeline.group_utterances = os.environ.get("SOUFFLEUR_ASSIST_UTTERANCES", "1") != "0"
     opts = replace(ServerOptions.from_env(), host=args.host, port=args.port)

@@ -9,8 +9,9 @@ image and the CLI share one source of truth.
 
 from __future__ import annotations
 
+import argparse
 import os
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs
@@ -239,3 +240,27 @@ def _from_env(cls: type, prefix: str, env: dict[str, str] | None) -> Any:
         else:
             kw[f.name] = raw or None
     return cls(**kw)
+
+
+# -- command-line flags for AsrOptions (every command that loads a model takes them) --
+def add_asr_arguments(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("speech recognition")
+    g.add_argument("--model", help="'bundled' (tiny.en, offline), a faster-whisper name, or a path")
+    g.add_argument("--device", choices=["auto", "cpu", "cuda"])
+    g.add_argument("--compute-type", help="int8 (default), float16, int8_float16, float32, auto")
+    g.add_argument("--beam-size", type=int, help="interim decodes (default 1)")
+    g.add_argument("--final-beam-size", type=int, help="final decodes (default 3)")
+    g.add_argument("--cpu-threads", type=int, help="threads per inference worker (default 1)")
+    g.add_argument("--workers", type=int, help="parallel inference workers (default: CPU cores)")
+    g.add_argument("--language", help="force a language (multilingual models); default en")
+
+
+def asr_options(args: argparse.Namespace) -> AsrOptions:
+    o = AsrOptions.from_env()
+    for arg, name in (("model", "model"), ("device", "device"), ("compute_type", "compute_type"),
+                      ("beam_size", "beam_size"), ("final_beam_size", "final_beam_size"),
+                      ("cpu_threads", "cpu_threads"), ("workers", "workers"), ("language", "language")):
+        v = getattr(args, arg, None)
+        if v is not None:
+            o = replace(o, **{name: v})
+    return o

@@ -20,7 +20,7 @@ import numpy as np
 import pytest
 
 import streaming  # noqa: F401  (BLAS thread limits before numpy loads)
-from streaming.audiofile import load_audio
+from streaming.audio.files import load_audio
 from streaming.options import AsrOptions, SegmenterOptions, ServerOptions
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -30,7 +30,7 @@ AUDIO = SHARED / "audio"
 
 @pytest.fixture(scope="session")
 def recognizer():
-    from streaming.whisper import WhisperRecognizer
+    from streaming.asr.whisper import WhisperRecognizer
 
     return WhisperRecognizer(AsrOptions(workers=2))
 
@@ -78,7 +78,7 @@ class ServerThread:
 
 @pytest.fixture
 def server_factory(recognizer, tmp_path) -> Iterator[Callable[..., ServerThread]]:
-    from streaming.server import SouffleurServer
+    from streaming.service.server import SouffleurServer
 
     started: list[ServerThread] = []
 

@@ -53,16 +53,16 @@ def test_analyze_pretty_and_audit_then_report(tmp_path: Path, capsys):
     assert data["calls"] == 1 and data["totals"]["shown"] > 0 and data["totals"]["none"] == data["totals"]["shown"]
 
 
-def test_audio_without_streaming_core_gives_clear_error(tmp_path: Path):
+def test_audio_without_a_transcriber_gives_clear_error(tmp_path: Path):
+    """The assistant never opens audio itself: without the streaming core's transcriber
+    (`python -m assist.cli`) an audio file is refused with a way out."""
     audio = tmp_path / "call.flac"
     audio.write_bytes(b"fLaC")
-    try:
-        import streaming.batch  # noqa: F401
-    except ImportError:
-        with pytest.raises(SystemExit, match="streaming.batch.transcribe_to_segments"):
-            cli.load_input(str(audio))
-    else:
-        pytest.skip("streaming core's batch transcriber is available")
+    with pytest.raises(SystemExit, match="audio needs the streaming core"):
+        cli.load_input(str(audio))
+    seen = []
+    t = cli.load_input(str(audio), transcribe_audio=lambda p: seen.append(p) or [])
+    assert seen == [str(audio)] and t.call_id == "call" and t.segments == []
 
 
 def test_module_entry_point_runs():

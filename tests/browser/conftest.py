@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-STATIC = ROOT / "streaming" / "static"
+STATIC = ROOT / "streaming" / "service" / "static"
 CHROMIUM = os.environ.get("SOUFFLEUR_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = ["--no-sandbox", "--headless", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic"]
@@ -71,7 +71,7 @@ class _Quiet(http.server.SimpleHTTPRequestHandler):
 
 @pytest.fixture(scope="session")
 def static_url() -> Iterator[str]:
-    """streaming/static over plain HTTP at /static/: the overlay's modules without a server."""
+    """streaming/service/static over plain HTTP at /static/: the overlay's modules without a server."""
     handler = functools.partial(_Quiet, directory=str(STATIC.parent))  # /static/… as on the server
     httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
     t = threading.Thread(target=httpd.serve_forever, daemon=True)

@@ -90,8 +90,8 @@ def live(recognizer, browser, tmp_path_factory):
         pytest.skip("no recording: neither ../shared/assist nor streaming/demo_call is present")
     from streaming.client import stream_file
     from streaming.options import AsrOptions, ServerOptions
-    from streaming.pipeline import CallPipeline
-    from streaming.server import SouffleurServer
+    from streaming.service.pipeline import CallPipeline
+    from streaming.service.server import SouffleurServer
 
     # the assistant reads utterances (the default; SOUFFLEUR_ASSIST_UTTERANCES=0 would turn it off)
     grouped = CallPipeline.group_utterances

@@ -21,8 +21,8 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from streaming.codecs import encode_samples, resample
-from streaming.textnorm import wer
+from streaming.asr.textnorm import wer
+from streaming.audio.codecs import encode_samples, resample
 from tests.conftest import AUDIO, espeak
 from tests.streaming.nodes import ROOT, drop_keys, need_redis, stereo_call, wait_until
 
@@ -148,7 +148,7 @@ def test_transcribe_reports_unreadable_files_and_goes_on(recordings, tmp_path):
 
 
 def test_transcribe_to_segments_feeds_the_assistant(recordings):
-    from streaming.batch import transcribe_to_segments
+    from streaming.batch.engine import transcribe_to_segments
 
     segs = transcribe_to_segments(str(recordings["call"]))
     assert [s.speaker for s in segs][:2] == ["agent", "customer"]
@@ -160,7 +160,7 @@ def test_transcribe_to_segments_feeds_the_assistant(recordings):
 @pytest.mark.redis
 def test_a_job_completes_once_and_resubmitting_is_a_no_op(recordings):
     need_redis()
-    from streaming.jobs import GROUP, JobQueue, JobSpec
+    from streaming.batch.jobs import GROUP, JobQueue, JobSpec
 
     prefix = f"souffleur-test:{uuid.uuid4().hex[:8]}:"
     q = JobQueue("redis://127.0.0.1:6379/0", prefix)
@@ -184,7 +184,7 @@ def test_a_job_completes_once_and_resubmitting_is_a_no_op(recordings):
 @pytest.mark.redis
 def test_worker_killed_mid_job_the_job_completes_elsewhere_once(tmp_path):
     need_redis()
-    from streaming.jobs import GROUP, JobQueue
+    from streaming.batch.jobs import GROUP, JobQueue
 
     prefix = f"souffleur-test:{uuid.uuid4().hex[:8]}:"
     env = {"SOUFFLEUR_REDIS_PREFIX": prefix, "REDIS_URL": "redis://127.0.0.1:6379/0"}
@@ -230,7 +230,9 @@ def test_worker_killed_mid_job_the_job_completes_elsewhere_once(tmp_path):
 
 def test_outputs_hold_no_pii_unless_asked(recognizer, tmp_path):
     """docs/security.md: batch outputs are redacted; --no-redact keeps the words as said."""
-    from streaming.batch import BatchEngine, plan_outputs, run_transcribe
+    from streaming.batch.engine import BatchEngine
+    from streaming.batch.outputs import plan_outputs
+    from streaming.batch.transcribe import run_transcribe
 
     speech, rate = espeak("Hello, my phone number is zero six, one two three four, five six seven eight.")
     f = tmp_path / "pii.wav"

@@ -14,7 +14,7 @@ import uuid
 
 import pytest
 
-from streaming.bus import CallInfo, MemoryBus, SubscriberLagging
+from streaming.service.bus import CallInfo, MemoryBus, SubscriberLagging
 
 REDIS_URL = "redis://127.0.0.1:6379/0"
 
@@ -41,7 +41,7 @@ async def drop_prefix(prefix: str) -> None:
 @contextlib.asynccontextmanager
 async def redis_buses(n: int = 1, **kw):
     """`n` RedisBus instances sharing a fresh key prefix (like `n` server nodes)."""
-    from streaming.redis_bus import RedisBus
+    from streaming.service.redis_bus import RedisBus
 
     prefix = f"souffleur-test:{uuid.uuid4().hex[:8]}:"
     buses = [RedisBus(REDIS_URL, prefix=prefix, **kw) for _ in range(n)]

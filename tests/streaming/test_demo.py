@@ -10,8 +10,8 @@ from pathlib import Path
 
 import soundfile as sf
 
-from streaming.auth import Authenticator, verify_token
 from streaming.demo import DEMO_CALL, credentials, page_urls
+from streaming.service.auth import Authenticator, verify_token
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -13,12 +13,12 @@ from hypothesis import strategies as st
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
 
-from streaming.asr import DecodeRequest, ScriptedRecognizer
+from streaming.asr.base import DecodeRequest, ScriptedRecognizer
+from streaming.audio.codecs import AudioFormatError, StreamDecoder
 from streaming.client import audio_frames, listen_url, stream_frames
-from streaming.codecs import AudioFormatError, StreamDecoder
+from streaming.live.protocol import ControlError, parse_control
+from streaming.live.session import CallSession, Close, Send
 from streaming.options import OptionError, parse_stream_query
-from streaming.protocol import ControlError, parse_control
-from streaming.session import CallSession, Close, Send
 from tests.conftest import espeak, run, silence
 
 control_texts = st.one_of(

@@ -15,8 +15,8 @@ import uuid
 import numpy as np
 import pytest
 
-from streaming.bus import CallInfo
 from streaming.client import EventsClient, audio_frames, listen_url, stream_frames
+from streaming.service.bus import CallInfo
 from tests.conftest import AUDIO
 from tests.streaming.nodes import (
     ROOT,
@@ -64,7 +64,7 @@ def test_bus_buffers_through_an_outage_and_reports_what_it_could_not_keep(tmp_pa
     """Small buffer: what fits is flushed in order after the restart, the rest is counted
     and announced on the call; a subscriber on another node sees exactly the log."""
     redis = PrivateRedis(tmp_path)
-    from streaming.redis_bus import RedisBus
+    from streaming.service.redis_bus import RedisBus
 
     async def go():
         a = RedisBus(redis.url, prefix="t:", max_buffer=20)
@@ -112,7 +112,7 @@ def test_bus_buffers_through_an_outage_and_reports_what_it_could_not_keep(tmp_pa
 
 
 def _lj_excerpt(seconds: float) -> tuple[np.ndarray, int]:
-    from streaming.audiofile import load_audio
+    from streaming.audio.files import load_audio
 
     x, rate = load_audio(AUDIO / "group3_long" / "ljspeech_LJ001-0001_0016_concat.wav")
     return np.concatenate([x[: int(seconds * rate)], np.zeros((rate, x.shape[1]), np.float32)]), rate

@@ -14,7 +14,9 @@ import pytest
 from websockets.asyncio.client import connect
 from websockets.exceptions import InvalidStatus
 
-from streaming.auth import (
+from streaming.asr.textnorm import wer
+from streaming.client import EventsClient, audio_frames, listen_url, stream_frames
+from streaming.service.auth import (
     Authenticator,
     AuthError,
     check_bind,
@@ -22,8 +24,6 @@ from streaming.auth import (
     parse_api_keys,
     verify_token,
 )
-from streaming.client import EventsClient, audio_frames, listen_url, stream_frames
-from streaming.textnorm import wer
 from tests.conftest import clip, run, silence
 
 SECRET = "test-token-secret-0123456789abcdef"

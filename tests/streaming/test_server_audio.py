@@ -8,9 +8,9 @@ import urllib.request
 import numpy as np
 import pytest
 
+from streaming.asr.textnorm import wer
+from streaming.audio.codecs import resample
 from streaming.client import audio_frames, listen_url, stream_frames
-from streaming.codecs import resample
-from streaming.textnorm import wer
 from tests.conftest import clip, espeak, run, silence
 
 LJ2 = "group1_read/ljspeech/LJ001-0002.wav"  # "in being comparatively modern."

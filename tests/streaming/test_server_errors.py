@@ -14,8 +14,8 @@ import pytest
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
 
+from streaming.asr.textnorm import wer
 from streaming.client import audio_frames, listen_url, stream_frames
-from streaming.textnorm import wer
 from tests.conftest import clip, run, silence
 
 LJ2 = "group1_read/ljspeech/LJ001-0002.wav"

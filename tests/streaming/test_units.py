@@ -10,10 +10,10 @@ import warnings
 import numpy as np
 import pytest
 
-from streaming.asr import DecodeRequest, ScriptedRecognizer
-from streaming.bus import CallInfo, MemoryBus, SubscriberLagging
-from streaming.channel import ChannelTranscriber, SpeechStarted, TranscriptUpdate
-from streaming.codecs import (
+from streaming.asr.base import DecodeRequest, ScriptedRecognizer
+from streaming.asr.scheduler import InferenceScheduler
+from streaming.asr.textnorm import normalize_text, wer
+from streaming.audio.codecs import (
     ALAW,
     MULAW,
     AudioFormatError,
@@ -21,9 +21,9 @@ from streaming.codecs import (
     decode_samples,
     encode_samples,
 )
+from streaming.live.channel import ChannelTranscriber, SpeechStarted, TranscriptUpdate
 from streaming.options import OptionError, SegmenterOptions, parse_stream_query
-from streaming.scheduler import InferenceScheduler
-from streaming.textnorm import normalize_text, wer
+from streaming.service.bus import CallInfo, MemoryBus, SubscriberLagging
 from tests.conftest import espeak, silence
 
 with warnings.catch_warnings():
@@ -216,7 +216,7 @@ def _drive(ch: ChannelTranscriber, audio: np.ndarray, rec: ScriptedRecognizer, f
 def test_channel_commits_agreed_words_early_and_ends_utterances_once():
     words = "one two three four five six seven eight nine ten eleven twelve".split()
     x, rate = espeak(" ".join(words), speed=130)
-    from streaming.codecs import resample
+    from streaming.audio.codecs import resample
 
     speech = resample(x[:, 0], rate)
     speech = speech[: np.nonzero(np.abs(speech) > 0.01)[0][-1]]  # espeak's own trailing silence off

@@ -1,4 +1,4 @@
-"""Final pieces -> utterances for the assistant (streaming/utterances.py); no model needed."""
+"""Final pieces -> utterances for the assistant (streaming/live/utterances.py); no model needed."""
 
 from __future__ import annotations
 
@@ -7,9 +7,9 @@ import json
 from pathlib import Path
 
 from assist.engine import AssistSession
-from streaming.bus import MemoryBus
-from streaming.pipeline import CallPipeline, segment_from_results
-from streaming.utterances import UtteranceBuffer
+from streaming.live.utterances import UtteranceBuffer, segment_from_results
+from streaming.service.bus import MemoryBus
+from streaming.service.pipeline import CallPipeline
 
 DEMO = Path(__file__).resolve().parents[2] / "streaming" / "demo_call" / "call.json"
 

@@ -13,7 +13,7 @@ the end of the call. Desktops still get every final piece as it is committed.
 
 An utterance's `segment_id` is the id of its first piece and its text the pieces'
 texts joined by single spaces, so evidence offsets into it map back onto the pieces
-(the overlay does that when it highlights evidence: streaming/static/js/transcript-view.js).
+(the overlay does that when it highlights evidence: streaming/service/static/js/transcript-view.js).
 """
 
 from __future__ import annotations
@@ -21,9 +21,34 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from assist.types import Segment
+from assist.api import Segment, Word
 
-from .pipeline import segment_from_results
+
+def segment_from_results(msg: dict[str, Any], language: str = "en") -> Segment | None:
+    """A final `Results` message with words -> an assist `Segment`."""
+    if msg.get("type") != "Results" or not msg.get("is_final"):
+        return None
+    alt = msg["channel"]["alternatives"][0]
+    text = alt.get("transcript", "").strip()
+    if not text:
+        return None
+    words = tuple(
+        Word(w.get("punctuated_word") or w["word"], float(w["start"]), float(w["end"]), float(w.get("confidence", 1.0)))
+        for w in alt.get("words", ())
+    )
+    speaker = msg.get("speaker") or "unknown"
+    return Segment(
+        segment_id=msg.get("segment_id") or f"{msg['channel_index'][0]}-{msg['start']}",
+        speaker=speaker if speaker in ("agent", "customer") else "customer",  # type: ignore[arg-type]
+        text=text,
+        start=float(msg["start"]),
+        end=float(msg["start"]) + float(msg["duration"]),
+        words=words,
+        call_id=msg.get("call_id", ""),
+        language=(alt.get("languages") or [language])[0] or language,
+        confidence=float(alt.get("confidence", 1.0)),
+        channel=int(msg["channel_index"][0]),
+    )
 
 
 def merge(pieces: list[Segment]) -> Segment:

@@ -2,7 +2,7 @@
 
 `CallPipeline` receives the messages a `CallSession` sends to the softphone,
 publishes them on the call's bus (finals durable, interims transient), turns
-final results into whole utterances (`streaming/utterances.py`), the
+final results into whole utterances (`streaming/live/utterances.py`), the
 `assist.types.Segment`s the `AssistSession` reads, and
 publishes what the assistant suggests. Agent feedback from any desktop arrives
 here too. Assist work runs in a thread, one segment at a time per call, so a
@@ -17,40 +17,13 @@ import os
 from collections.abc import Callable
 from typing import Any
 
-from assist.types import Feedback, Segment, Word
-
-from .bus import EventBus
+from assist.api import Feedback
+from streaming.live.utterances import UtteranceBuffer, segment_from_results
+from streaming.service.bus import EventBus
 
 log = logging.getLogger(__name__)
 
 TRANSIENT_TYPES = {"SpeechStarted", "UtteranceEnd"}
-
-
-def segment_from_results(msg: dict[str, Any], language: str = "en") -> Segment | None:
-    """A final `Results` message with words -> an assist `Segment`."""
-    if msg.get("type") != "Results" or not msg.get("is_final"):
-        return None
-    alt = msg["channel"]["alternatives"][0]
-    text = alt.get("transcript", "").strip()
-    if not text:
-        return None
-    words = tuple(
-        Word(w.get("punctuated_word") or w["word"], float(w["start"]), float(w["end"]), float(w.get("confidence", 1.0)))
-        for w in alt.get("words", ())
-    )
-    speaker = msg.get("speaker") or "unknown"
-    return Segment(
-        segment_id=msg.get("segment_id") or f"{msg['channel_index'][0]}-{msg['start']}",
-        speaker=speaker if speaker in ("agent", "customer") else "customer",  # type: ignore[arg-type]
-        text=text,
-        start=float(msg["start"]),
-        end=float(msg["start"]) + float(msg["duration"]),
-        words=words,
-        call_id=msg.get("call_id", ""),
-        language=(alt.get("languages") or [language])[0] or language,
-        confidence=float(alt.get("confidence", 1.0)),
-        channel=int(msg["channel_index"][0]),
-    )
 
 
 class CallPipeline:
@@ -81,7 +54,6 @@ class CallPipeline:
         self._refining: asyncio.Task | None = None
         self._utterances = None
         if self.group_utterances:
-            from .utterances import UtteranceBuffer
 
             self._utterances = UtteranceBuffer(language)
 

@@ -63,8 +63,8 @@ from redis.backoff import NoBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
-from .bus import CallInfo, SubscriberLagging, stamp
-from .protocol import ErrorCode
+from streaming.live.protocol import ErrorCode
+from streaming.service.bus import CallInfo, SubscriberLagging, stamp
 
 log = logging.getLogger(__name__)
 
@@ -442,7 +442,7 @@ class RedisBus:
 
     def _redact_earlier(self, call_id: str, event: dict[str, Any], eid: str, stored: str) -> None:
         """A name said before the form captured it: re-store the events that mention it."""
-        from assist.redact import PII_FIELDS
+        from assist.api import PII_FIELDS
 
         recent = self._recent.get(call_id)
         if recent is None:
@@ -466,7 +466,7 @@ class RedisBus:
 
     def _redactor(self, call_id: str) -> Any:
         """One per call: it learns the values the form captured and removes them later too."""
-        from assist.redact import Redactor
+        from assist.api import Redactor
 
         r = self._redactors.get(call_id)
         if r is None:

@@ -3,7 +3,7 @@
 Everything that happens on a call (transcript results, assist suggestions,
 agent feedback, alerts, the summary) is published here and fanned out to the
 call's subscribers. `EventBus` is the interface; `MemoryBus` is the embedded
-default (one process), `streaming.redis_bus.RedisBus` the shared one for
+default (one process), `streaming.service.redis_bus.RedisBus` the shared one for
 several nodes. Both keep a durable, ordered log per call so a desktop that
 reconnects with the last id it saw gets exactly what it missed, then live
 events. Transient events (interim results) go to live subscribers only.

@@ -2,7 +2,7 @@
 
 Like an httpx transport, the recogniser is a small pluggable piece: the
 scheduler and the sessions only know `Recognizer.decode_batch`. The real one is
-`streaming.whisper.WhisperRecognizer`; `ScriptedRecognizer` answers from a
+`streaming.asr.whisper.WhisperRecognizer`; `ScriptedRecognizer` answers from a
 script so the session logic can be tested without a model.
 """
 

@@ -57,7 +57,7 @@ export class TranscriptView {
 
   /** Mark the words of each evidence item; returns how many were found in the window.
    *
-   * The assistant reads utterances (streaming/utterances.py): an evidence item's
+   * The assistant reads utterances (streaming/live/utterances.py): an evidence item's
    * segment_id is the utterance's first piece and its offsets run over the pieces'
    * texts joined by single spaces. So walk that speaker's pieces from the first one
    * and mark the part of each that the range covers (one piece when it fits in it). */

@@ -24,8 +24,8 @@ import numpy as np
 from faster_whisper import WhisperModel
 from faster_whisper.tokenizer import Tokenizer
 
-from .asr import DecodeRequest, Hypothesis, HypWord, normalize_word
-from .options import AsrOptions
+from streaming.asr.base import DecodeRequest, Hypothesis, HypWord, normalize_word
+from streaming.options import AsrOptions
 
 log = logging.getLogger(__name__)
 

@@ -27,7 +27,7 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from .asr import DecodeRequest, Hypothesis, Recognizer
+from streaming.asr.base import DecodeRequest, Hypothesis, Recognizer
 
 log = logging.getLogger(__name__)
 

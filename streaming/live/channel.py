@@ -24,9 +24,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .asr import DecodeRequest, Hypothesis, HypWord
-from .options import SegmenterOptions
-from .vad import FrameVad
+from streaming.asr.base import DecodeRequest, Hypothesis, HypWord
+from streaming.audio.vad import FrameVad
+from streaming.options import SegmenterOptions
 
 RATE = 16000
 

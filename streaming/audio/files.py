@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 
-from .codecs import decode_samples
+from streaming.audio.codecs import decode_samples
 
 RAW_ENCODINGS = {".ulaw": "mulaw", ".mulaw": "mulaw", ".mu": "mulaw", ".raw": "mulaw", ".alaw": "alaw"}
 AUDIO_EXTENSIONS = {".wav", ".flac", ".ogg", ".mp3", ".aiff", ".aif"} | set(RAW_ENCODINGS)

@@ -60,7 +60,7 @@ def _http_get(base: str, path: str) -> tuple[int, dict[str, Any]]:
 
 
 async def _from_redis(url: str, call_id: str | None, status: str | None) -> Any:
-    from .redis_bus import RedisBus
+    from streaming.service.redis_bus import RedisBus
 
     bus = RedisBus.connect_or_exit(url)
     try:

@@ -12,9 +12,9 @@ from typing import Any
 
 import numpy as np
 
-from .asr import DecodeRequest, Recognizer
-from .codecs import encode_samples
-from .session import CallSession, Close, Out, Send
+from streaming.asr.base import DecodeRequest, Recognizer
+from streaming.audio.codecs import encode_samples
+from streaming.live.session import CallSession, Close, Out, Send
 
 
 def pcm_frames(audio: np.ndarray, rate: int, encoding: str = "linear16", frame_ms: int = 20) -> Iterator[bytes]:

@@ -29,18 +29,23 @@ from websockets.datastructures import Headers
 from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 
-from assist.types import Feedback
-
-from .asr import DecodeRequest, Recognizer
-from .auth import OPEN, Authenticator, AuthError, Principal
-from .bus import CallInfo, EventBus, MemoryBus, SubscriberLagging
-from .logs import install_secret_scrubber
-from .metrics import ServerMetrics
-from .options import AsrOptions, OptionError, SegmenterOptions, ServerOptions, parse_stream_query
-from .pipeline import CallPipeline
-from .protocol import CloseCode, ErrorCode, error_message
-from .scheduler import InferenceScheduler
-from .session import CallSession, Close, Out, Send
+from assist.api import Feedback
+from streaming.asr.base import DecodeRequest, Recognizer
+from streaming.asr.scheduler import InferenceScheduler
+from streaming.live.protocol import CloseCode, ErrorCode, error_message
+from streaming.live.session import CallSession, Close, Out, Send
+from streaming.options import (
+    AsrOptions,
+    OptionError,
+    SegmenterOptions,
+    ServerOptions,
+    parse_stream_query,
+)
+from streaming.service.auth import OPEN, Authenticator, AuthError, Principal
+from streaming.service.bus import CallInfo, EventBus, MemoryBus, SubscriberLagging
+from streaming.service.logs import install_secret_scrubber
+from streaming.service.metrics import ServerMetrics
+from streaming.service.pipeline import CallPipeline
 
 log = logging.getLogger("souffleur")
 install_secret_scrubber()
@@ -68,7 +73,7 @@ class SouffleurServer:
         self.asr = asr or AsrOptions()
         self.segmenter = segmenter or SegmenterOptions()
         if recognizer is None:
-            from .whisper import WhisperRecognizer
+            from streaming.asr.whisper import WhisperRecognizer
 
             recognizer = WhisperRecognizer(self.asr)
         self.recognizer = recognizer
@@ -228,7 +233,7 @@ class SouffleurServer:
         """Acceptance and correction rates of the AI's suggestions (supervisor view)."""
         from pathlib import Path
 
-        from assist.feedback import JsonlAuditStore, report
+        from assist.api import JsonlAuditStore, report
 
         path = Path(self.options.data_dir) / "audit.jsonl"
         return report(JsonlAuditStore(path)) if path.exists() else report([])
@@ -618,11 +623,13 @@ def default_capacity(workers: int) -> int:
 
 def default_assist_factory(data_dir: str, metrics: ServerMetrics | None = None):
     """Offline assist engine per call (LLM when configured), auditing to `data_dir/audit.jsonl`."""
-    from assist.engine import AssistSession
-    from assist.feedback import JsonlAuditStore
-    from assist.knowledge import KnowledgeBase
-    from assist.llm import client_from_env
-    from assist.redact import RedactingAuditStore
+    from assist.api import (
+        AssistSession,
+        JsonlAuditStore,
+        KnowledgeBase,
+        RedactingAuditStore,
+        client_from_env,
+    )
 
     # the audit trail is persisted: it keeps what was suggested and decided, not the PII
     audit = RedactingAuditStore(JsonlAuditStore(Path(data_dir) / "audit.jsonl"))

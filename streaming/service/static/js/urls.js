@@ -1,6 +1,6 @@
 // Page parameters and the server URLs built from them. A `token` on the page URL is
 // passed on to every websocket and API call: browsers cannot set headers on a
-// websocket, so the server also accepts `?token=` (see streaming/auth.py).
+// websocket, so the server also accepts `?token=` (see streaming/service/auth.py).
 
 const truthy = (v) => v !== null && !["", "0", "false", "no"].includes(v.toLowerCase());
 

@@ -15,11 +15,10 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from .asr import DecodeRequest, Hypothesis
-from .channel import ChannelTranscriber, SpeechStarted, TranscriptUpdate, UtteranceEnd
-from .codecs import AudioFormatError, StreamDecoder
-from .options import SegmenterOptions, StreamOptions
-from .protocol import (
+from streaming.asr.base import DecodeRequest, Hypothesis
+from streaming.audio.codecs import AudioFormatError, StreamDecoder
+from streaming.live.channel import ChannelTranscriber, SpeechStarted, TranscriptUpdate, UtteranceEnd
+from streaming.live.protocol import (
     CloseCode,
     ControlError,
     ErrorCode,
@@ -30,6 +29,7 @@ from .protocol import (
     results_message,
     vad_message,
 )
+from streaming.options import SegmenterOptions, StreamOptions
 
 
 @dataclass

@@ -36,18 +36,18 @@ from typing import Any
 
 import redis
 
-from .batch import (
-    BatchEngine,
-    BatchItem,
-    FileTranscript,
+from streaming.batch.engine import BatchEngine, BatchItem, FileTranscript, make_engine
+from streaming.batch.outputs import (
     OutputPlan,
+    _shared_kb,
     assist_summary,
     find_recordings,
     parse_formats,
     plan_outputs,
     transcript_json,
 )
-from .redis_bus import redact
+from streaming.options import add_asr_arguments, asr_options
+from streaming.service.redis_bus import redact
 
 GROUP = "workers"
 RESULT_TTL_S = 7 * 24 * 3600
@@ -263,8 +263,6 @@ class Worker:
             extra = None
             if spec.summary:
                 if self._kb is None:
-                    from .batch import _shared_kb
-
                     self._kb = _shared_kb()
                 extra = assist_summary(r, spec.language, spec.form, self._kb)
             doc = transcript_json(r, extra, redact=spec.redact)
@@ -291,8 +289,6 @@ class Worker:
 
 # -- command line -------------------------------------------------------------------
 def add_commands(subparsers: Any) -> None:
-    from .cli import add_asr_arguments
-
     s = subparsers.add_parser("submit", help="queue recordings for `souffleur worker`s (Redis)")
     s.add_argument("inputs", nargs="+", metavar="FILE|DIR")
     s.add_argument("--out", help="output folder (default: next to each input)")
@@ -366,9 +362,6 @@ def wait_for(q: JobQueue, ids: list[str], timeout: float = 0) -> int:
 
 
 def cmd_worker(args: argparse.Namespace) -> int:
-    from .batch import make_engine
-    from .cli import asr_options
-
     q = JobQueue.connect_or_exit(args.redis_url)
     engine = make_engine(asr_options(args))
     worker = Worker(q, engine, name=args.name, claim_idle_s=args.claim_idle)

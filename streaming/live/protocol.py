@@ -15,8 +15,8 @@ from dataclasses import dataclass
 from enum import IntEnum
 from typing import Any
 
-from .asr import HypWord
-from .channel import SpeechStarted, TranscriptUpdate, UtteranceEnd
+from streaming.asr.base import HypWord
+from streaming.live.channel import SpeechStarted, TranscriptUpdate, UtteranceEnd
 
 
 class CloseCode(IntEnum):

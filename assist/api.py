@@ -1,0 +1,34 @@
+"""The assistant as the rest of Souffleur sees it: one small, pure interface.
+
+The service, batch and the CLI import from here and nowhere else in `assist/`
+(an import-linter contract in `.importlinter` enforces it), so the assistant's
+insides can be rearranged without touching a socket, a model or Redis. Nothing
+here knows about any of those: segments of text in, events out.
+"""
+
+from __future__ import annotations
+
+from assist.analysis import analyze
+from assist.engine import AssistSession
+from assist.feedback import JsonlAuditStore, report
+from assist.knowledge import KnowledgeBase
+from assist.llm import client_from_env
+from assist.redact import PII_FIELDS, RedactingAuditStore, Redactor
+from assist.transcript_io import Transcript
+from assist.types import Feedback, Segment, Word
+
+__all__ = [
+    "PII_FIELDS",
+    "AssistSession",
+    "Feedback",
+    "JsonlAuditStore",
+    "KnowledgeBase",
+    "RedactingAuditStore",
+    "Redactor",
+    "Segment",
+    "Transcript",
+    "Word",
+    "analyze",
+    "client_from_env",
+    "report",
+]

@@ -1,0 +1,1 @@
+"""Speech recognition: the recogniser interface, the Whisper backend, the shared scheduler."""

@@ -1,0 +1,1 @@
+"""Audio in: codecs, containers and resampling, voice activity."""

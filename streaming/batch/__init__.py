@@ -1,0 +1,1 @@
+"""Recordings in batch: `souffleur transcribe`, the Redis job queue and its workers."""

@@ -1,0 +1,1 @@
+"""The live call as a sans-I/O state machine: channels, session, wire protocol, utterances."""

@@ -1,0 +1,1 @@
+"""The websocket service: server, credentials, event buses, metrics, logs, web pages."""
