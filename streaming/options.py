@@ -37,6 +37,7 @@ class AsrOptions:
     compute_type: str = "int8"  # int8 | int8_float16 | float16 | float32 | auto
     beam_size: int = 1  # greedy; the guards below catch its failure modes
     final_beam_size: int = 3  # finals get a wider beam: they are decoded once
+    record_beam_size: int = 5  # the transcript of record: decoded once per utterance, like offline
     cpu_threads: int = 1  # threads per worker; parallelism comes from workers
     workers: int = 0  # concurrent model calls; 0 = one per CPU core (1 on cuda)
     language: str | None = None  # None = English for *.en models, else auto-detect per chunk
@@ -75,6 +76,15 @@ class SegmenterOptions:
     commit_min_prob: float = 0.7  # below it, a word needs a third agreeing decode to commit early
     context_ms: int = 3000  # committed speech re-decoded (as forced prefix) before new words
     early_commit: bool = True  # interim decodes + LocalAgreement; False = decode chunks once (batch)
+    # The transcript of record (docs/streaming.md): each utterance decoded once, whole, when it
+    # ends. Its cuts depend on the audio alone (VAD and energy), never on load or timing, so
+    # the record of a call is the same at 1 call and at 8.
+    record: bool = True
+    record_pause_ms: int = 500  # a pause this long ends an utterance of at least record_min_ms
+    record_min_ms: int = 2000  # shorter speech waits for more (whisper needs context)...
+    record_gap_ms: int = 1500  # ...unless the silence goes on this long
+    record_max_ms: int = 15000  # longer speech is cut at its quietest point in the last 3 s
+    record_context_tokens: int = 224  # the channel's earlier record text, given as a prompt (as offline)
 
 
 @dataclass
@@ -94,6 +104,7 @@ class StreamOptions:
     roles: tuple[str, ...] = ("agent", "customer")
     punctuate: bool = True
     smart_format: bool = False
+    record: bool = False  # also send `Record` messages (the transcript of record) to this client
 
     @property
     def separate_channels(self) -> bool:
@@ -174,6 +185,8 @@ def parse_stream_query(query: str) -> StreamOptions:
         o.punctuate = _bool("punctuate", q["punctuate"])
     if "smart_format" in q:
         o.smart_format = _bool("smart_format", q["smart_format"])
+    if "record" in q:
+        o.record = _bool("record", q["record"])
     if "call_id" in q:
         cid = q["call_id"].strip()
         if not cid or len(cid) > 128 or not all(c.isalnum() or c in "-_.:" for c in cid):

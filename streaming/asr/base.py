@@ -16,7 +16,7 @@ from typing import Literal, Protocol
 
 import numpy as np
 
-Kind = Literal["interim", "final"]
+Kind = Literal["interim", "final", "record"]
 
 
 @dataclass(eq=False)
@@ -26,6 +26,8 @@ class DecodeRequest:
     `audio` is 16 kHz float32 starting at `offset` seconds of the stream;
     `prefix_tokens` are the tokens already committed for this chunk, forced at
     the start of the decode so the new text continues what the agent already saw.
+    `kind` is "interim" (may be dropped), "final" (a live commit) or "record" (the
+    transcript of record: a whole utterance, decoded once, never dropped).
     """
 
     key: str  # stream key: "<session>/<channel>"; interims for one key supersede each other
@@ -35,6 +37,7 @@ class DecodeRequest:
     seq: int
     prefix_tokens: tuple[int, ...] = ()
     language: str | None = None
+    prompt_tokens: tuple[int, ...] = ()  # earlier text given as context (<|startofprev|>), not forced
     beam_size: int | None = None
     created: float = field(default_factory=time.monotonic)
 

@@ -3,8 +3,11 @@
 Inference runs in a small pool of worker threads (CTranslate2 releases the GIL),
 never on the event loop. Rules, in order of importance:
 
+0. the transcript of record first: a record decode is what the assistant, the
+   stored call and the summary read, so load may delay it but never drops or
+   degrades it; records from different calls are batched together;
 1. finals before interims: a final is decoded once and is what the agent
-   desktop and the assist engine act on;
+   desktop shows as settled;
 2. an interim is only worth its newest version: a newer interim (or a final) for
    the same channel replaces a queued one, and interims that waited longer than
    `max_interim_age` are dropped (the caller gets `None`);
@@ -12,8 +15,9 @@ never on the event loop. Rules, in order of importance:
    amortises the decoder; encoder work grows with the batch, so the gain is the
    decoder's and the fixed per-call overhead);
 4. admission: a new call is refused (close code 1013) when the call limit is
-   reached or finals are already waiting longer than `max_queue_delay`, so
-   admitted calls never fall behind.
+   reached, finals are already waiting longer than `max_queue_delay`, or the
+   record backlog is older than `max_record_delay`, so admitted calls never fall
+   behind.
 """
 
 from __future__ import annotations
@@ -41,7 +45,7 @@ class _Job:
 
 @dataclass
 class SchedulerStats:
-    decoded: dict[str, int] = field(default_factory=lambda: {"interim": 0, "final": 0})
+    decoded: dict[str, int] = field(default_factory=lambda: {"interim": 0, "final": 0, "record": 0})
     dropped_interims: int = 0
     batches: int = 0
     batched_items: int = 0
@@ -57,13 +61,16 @@ class InferenceScheduler:
         max_batch: int = 8,
         max_interim_age: float = 1.0,
         max_queue_delay: float = 1.5,
+        max_record_delay: float = 8.0,
     ) -> None:
         self.recognizer = recognizer
         self.workers = max(1, workers)
         self.max_batch = max(1, max_batch)
         self.max_interim_age = max_interim_age
         self.max_queue_delay = max_queue_delay
+        self.max_record_delay = max_record_delay
         self._cv = threading.Condition()
+        self._records: deque[_Job] = deque()
         self._finals: deque[_Job] = deque()
         self._interims: dict[str, _Job] = {}  # newest queued interim per channel key
         self._final_delays: deque[tuple[float, float]] = deque(maxlen=512)
@@ -85,6 +92,8 @@ class InferenceScheduler:
         with self._cv:
             if self._stop:
                 dropped.append(job)
+            elif req.kind == "record":
+                self._records.append(job)
             elif req.kind == "final":
                 old = self._interims.pop(req.key, None)
                 if old is not None:
@@ -121,7 +130,8 @@ class InferenceScheduler:
     # -- load --------------------------------------------------------------
     def queue_depth(self) -> dict[str, int]:
         with self._cv:
-            return {"final": len(self._finals), "interim": len(self._interims)}
+            return {"record": len(self._records), "final": len(self._finals),
+                    "interim": len(self._interims)}
 
     def final_delay_p90(self, window: float = 10.0) -> float:
         """90th percentile wait of finals in the last `window` seconds, and the oldest queued."""
@@ -132,8 +142,14 @@ class InferenceScheduler:
         p90 = recent[int(0.9 * (len(recent) - 1))] if recent else 0.0
         return max(p90, oldest)
 
+    def record_backlog(self) -> float:
+        """Seconds the oldest queued record decode has waited (0 when none)."""
+        with self._cv:
+            return time.monotonic() - self._records[0].enqueued if self._records else 0.0
+
     def overloaded(self) -> bool:
-        return self.final_delay_p90() > self.max_queue_delay
+        return (self.final_delay_p90() > self.max_queue_delay
+                or self.record_backlog() > self.max_record_delay)
 
     def decode_time_p50(self) -> float:
         with self._cv:
@@ -144,20 +160,21 @@ class InferenceScheduler:
     def _take_batch(self) -> list[_Job]:
         """Pick the most urgent job and compatible companions (lock held)."""
         now = time.monotonic()
-        if self._finals:
-            pool = self._finals
+        for pool in (self._records, self._finals):
+            if not pool:
+                continue
             first = pool.popleft()
-            self._final_delays.append((now, now - first.enqueued))
             batch = [first]
             keep: deque[_Job] = deque()
             while pool and len(batch) < self.max_batch:
                 j = pool.popleft()
                 if _compatible(first.req, j.req):
                     batch.append(j)
-                    self._final_delays.append((now, now - j.enqueued))
                 else:
                     keep.append(j)
             pool.extendleft(reversed(keep))
+            if pool is self._finals:
+                self._final_delays.extend((now, now - j.enqueued) for j in batch)
             return batch
         # interims: oldest first, stale ones dropped
         jobs = sorted(self._interims.values(), key=lambda j: j.enqueued)
@@ -185,7 +202,7 @@ class InferenceScheduler:
         while True:
             self._drop_later: list[_Job] = []
             with self._cv:
-                while not self._stop and not self._finals and not self._interims:
+                while not self._stop and not self._records and not self._finals and not self._interims:
                     self._cv.wait()
                 if self._stop:
                     return
@@ -219,7 +236,8 @@ class InferenceScheduler:
     def close(self) -> None:
         with self._cv:
             self._stop = True
-            pending = list(self._finals) + list(self._interims.values())
+            pending = list(self._records) + list(self._finals) + list(self._interims.values())
+            self._records.clear()
             self._finals.clear()
             self._interims.clear()
             self._cv.notify_all()
@@ -231,6 +249,6 @@ class InferenceScheduler:
 
 def _compatible(a: DecodeRequest, b: DecodeRequest) -> bool:
     """Same decoding settings and similar length: batching them wastes little padding."""
-    if a.beam_size != b.beam_size or a.language != b.language:
+    if a.kind != b.kind or a.beam_size != b.beam_size or a.language != b.language:
         return False
     return abs(a.duration - b.duration) <= max(1.0, 0.35 * max(a.duration, b.duration))

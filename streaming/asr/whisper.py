@@ -133,15 +133,26 @@ class WhisperRecognizer:
     def frames_for(self, r: DecodeRequest) -> int:
         content = math.ceil(r.audio.size / HOP)
         o = self.options
-        pad = int((o.final_pad_seconds if r.kind == "final" else o.pad_seconds) * 100)
+        pad = int((o.pad_seconds if r.kind == "interim" else o.final_pad_seconds) * 100)
         # round up to 0.5 s so chunks of similar length batch without extra padding
         return min(FULL_FRAMES, ((content + pad + 49) // 50) * 50)
 
     # -- decoding ----------------------------------------------------------
     def decode_batch(self, requests: Sequence[DecodeRequest]) -> list[Hypothesis]:
         t0 = time.perf_counter()
-        frames = max(self.frames_for(r) for r in requests)
-        hyps = self._decode(list(requests), frames)
+        if any(r.kind == "record" for r in requests):
+            # a record is decoded at its own window length, whatever it is batched with,
+            # so its text does not depend on load (tests/streaming/test_record.py)
+            groups: dict[int, list[int]] = {}
+            for i, r in enumerate(requests):
+                groups.setdefault(self.frames_for(r), []).append(i)
+            hyps: list[Hypothesis] = [None] * len(requests)  # type: ignore[list-item]
+            for frames, idx in groups.items():
+                for i, h in zip(idx, self._decode([requests[i] for i in idx], frames), strict=True):
+                    hyps[i] = h
+        else:
+            frames = max(self.frames_for(r) for r in requests)
+            hyps = self._decode(list(requests), frames)
         for i, (r, h) in enumerate(zip(requests, hyps, strict=True)):
             if h.rejected == "repetition":
                 # decode again with the full 30 s window; if it still loops, keep
@@ -170,7 +181,8 @@ class WhisperRecognizer:
         for r, lang in zip(requests, langs, strict=True):
             tok = self.tokenizer(lang)
             toks.append(tok)
-            prompts.append(list(tok.sot_sequence) + [tok.no_timestamps] + list(r.prefix_tokens))
+            context = [tok.sot_prev, *r.prompt_tokens[-223:]] if r.prompt_tokens else []
+            prompts.append(context + list(tok.sot_sequence) + [tok.no_timestamps] + list(r.prefix_tokens))
         beam = requests[0].beam_size or o.beam_size
         max_new = max(int(12 + 8 * r.duration) for r in requests)
         max_length = min(448, max(len(p) for p in prompts) + max_new)

@@ -16,6 +16,13 @@ call costs (see `docs/streaming.md`):
 * `endpointing_ms` of silence marks `speech_final`; `utterance_end_ms` of gap
   after the last word sends UtteranceEnd; chunks longer than `max_chunk_ms`
   without a pause are cut after the last committed word.
+
+Beside those live words runs the *transcript of record*: each utterance (speech up
+to a pause, joined with the next when short, cut at its quietest point when long)
+is decoded once, whole, with a wide beam, when it ends (`RecordUpdate`). Its cuts
+come from VAD frames and audio energy only, so the record does not depend on load,
+interim timing or what was committed early; it is what the assistant and the
+stored call read (docs/streaming.md, "Two tiers of text").
 """
 
 from __future__ import annotations
@@ -59,7 +66,23 @@ class UtteranceEnd:
     last_word_end: float
 
 
-Output = DecodeRequest | TranscriptUpdate | SpeechStarted | UtteranceEnd
+@dataclass
+class RecordUpdate:
+    """The transcript of record for one utterance of one channel: [start, end) seconds."""
+
+    channel: int
+    words: list[HypWord]
+    start: float
+    end: float
+    number: int  # records of this channel so far, from 1
+    language: str = "en"
+
+    @property
+    def text(self) -> str:
+        return "".join(w.word for w in self.words).strip()
+
+
+Output = DecodeRequest | TranscriptUpdate | SpeechStarted | UtteranceEnd | RecordUpdate
 
 
 class AudioBuffer:
@@ -166,16 +189,28 @@ class ChannelTranscriber:
         self.last_word_end: float | None = None
         self.utterance_end_sent = True
         self.closed = False
-        self.decodes = {"interim": 0, "final": 0}
+        self.decodes = {"interim": 0, "final": 0, "record": 0}
+        # transcript of record: the open utterance [rec_start, rec_voiced_end) and the
+        # decodes in flight, emitted in order once every earlier live final is out
+        self.record_beam: int | None = None
+        self._rec_start: int | None = None
+        self._rec_voiced_end = 0
+        self._rec_voiced = 0
+        self._records = 0
+        self._rec_context: list[int] = []
+        self.pending_records: list[int] = []
+        self._record_results: dict[int, tuple[DecodeRequest, Hypothesis | None]] = {}
 
     # -- clock -------------------------------------------------------------
     @property
     def now(self) -> float:
         return self.buf.end / RATE
 
-    def _req(self, kind: str, a: int, b: int, prefix: tuple[int, ...] = ()) -> DecodeRequest:
+    def _req(self, kind: str, a: int, b: int, prefix: tuple[int, ...] = (),
+             prompt: tuple[int, ...] = ()) -> DecodeRequest:
         self._seq += 1
         self.decodes[kind] += 1
+        beams = {"final": self.final_beam, "record": self.record_beam}
         return DecodeRequest(
             key=self.key,
             kind=kind,  # type: ignore[arg-type]
@@ -184,8 +219,15 @@ class ChannelTranscriber:
             seq=self._seq,
             prefix_tokens=prefix,
             language=self.language,
-            beam_size=self.final_beam if kind == "final" else None,
+            beam_size=beams.get(kind),
+            prompt_tokens=prompt,
         )
+
+    def _trim(self, a: int) -> None:
+        """Drop audio before `a`, but never the open utterance's (the record needs it)."""
+        if self._rec_start is not None:
+            a = min(a, self._rec_start)
+        self.buf.trim_before(a)
 
     # -- audio in ----------------------------------------------------------
     def push(self, audio: np.ndarray) -> list[Output]:
@@ -196,11 +238,12 @@ class ChannelTranscriber:
         for speech, _rms in self.vad.push(audio):
             self._frame_no += 1
             self._on_frame(speech, out)
+            self._record_frame(speech, out)
         self._maybe_interim(out)
         self._maybe_max_chunk(out)
         if self.chunk is None:
             keep = self.buf.end - (self.o.preroll_ms + 2 * self.o.frame_ms) * RATE // 1000
-            self.buf.trim_before(max(keep, 0))
+            self._trim(max(keep, 0))
         return out
 
     def _on_frame(self, speech: bool, out: list[Output]) -> None:
@@ -217,6 +260,10 @@ class ChannelTranscriber:
                 self._chunk_ids += 1
                 self.chunk = _Chunk(self._chunk_ids, start, voiced=voiced * self.F)
                 self.chunk.last_interim_at = frame_end
+                if self.o.record and self._rec_start is None:
+                    self._rec_start = start
+                    self._rec_voiced_end = frame_end
+                    self._rec_voiced = voiced * self.F
                 self.silence = 0
                 self.last_voiced_end = frame_end
                 self.utterance_end_sent = False
@@ -288,6 +335,59 @@ class ChannelTranscriber:
         self._final_flags[req.seq] = from_finalize
         out.append(req)
 
+    # -- transcript of record ------------------------------------------------
+    def _record_frame(self, speech: bool, out: list[Output]) -> None:
+        """End the open utterance on a pause or at its length limit (audio-only rules)."""
+        if self._rec_start is None:
+            return
+        o = self.o
+        frame_end = self._frame_no * self.F
+        if speech:
+            self._rec_voiced_end = frame_end
+            self._rec_voiced += self.F
+        gap_ms = (frame_end - self._rec_voiced_end) * 1000 // RATE
+        span_ms = (self._rec_voiced_end - self._rec_start) * 1000 // RATE
+        if not speech and (gap_ms >= o.record_gap_ms
+                           or (gap_ms >= o.record_pause_ms and span_ms >= o.record_min_ms)):
+            self._cut_record(self._rec_voiced_end + min(o.record_pause_ms, 200) * RATE // 1000, out)
+        elif (frame_end - self._rec_start) * 1000 // RATE >= o.record_max_ms:
+            # no pause comes: cut at the quietest moment of the last 3 s (between words)
+            cut = self._quietest(frame_end - 3 * RATE, frame_end - RATE // 4)
+            self._cut_record(cut, out, reopen=True)
+
+    def _cut_record(self, cut: int, out: list[Output], reopen: bool = False) -> None:
+        a = self._rec_start
+        assert a is not None
+        voiced = self._rec_voiced
+        self._rec_start = cut if reopen else None
+        self._rec_voiced = 0
+        self._rec_voiced_end = cut
+        if cut <= a or voiced * 1000 // RATE < self.o.min_speech_ms:
+            return  # a click or a breath, as for live chunks
+        prompt = tuple(self._rec_context[-self.o.record_context_tokens:]) if self.o.record_context_tokens else ()
+        req = self._req("record", a, cut, prompt=prompt)
+        self.pending_records.append(req.seq)
+        out.append(req)
+        if not reopen and self.chunk is None:
+            self._trim(cut - (self.o.preroll_ms + 2 * self.o.frame_ms) * RATE // 1000)
+
+    def _flush_records(self, out: list[Output]) -> None:
+        """Records in order, each after every live final asked for before it."""
+        first_final = self.pending_finals[0] if self.pending_finals else None
+        while self.pending_records and self.pending_records[0] in self._record_results:
+            seq = self.pending_records[0]
+            if first_final is not None and first_final < seq:
+                return
+            self.pending_records.pop(0)
+            req, hyp = self._record_results.pop(seq)
+            words = [] if hyp is None or hyp.rejected else list(hyp.words)
+            self._records += 1
+            if words:
+                self._rec_context.extend(t for w in words for t in w.tokens)
+                del self._rec_context[:-448]
+            out.append(RecordUpdate(self.channel, words, req.offset, req.offset + req.duration,
+                                    self._records, language=hyp.language if hyp else "en"))
+
     def _maybe_interim(self, out: list[Output]) -> None:
         c = self.chunk
         if c is None or self.interim_in_flight or self.pending_finals or not self.o.early_commit:
@@ -298,7 +398,7 @@ class ChannelTranscriber:
             return
         c.last_interim_at = self.buf.end
         a, prefix = c.window(self.o.context_ms)
-        self.buf.trim_before(a - RATE)
+        self._trim(a - RATE)
         req = self._req("interim", a, self.buf.end, prefix)
         self.interim_in_flight = True
         self._interim_chunk[req.seq] = c.id
@@ -316,7 +416,7 @@ class ChannelTranscriber:
             self._chunk_ids += 1
             self.chunk = _Chunk(self._chunk_ids, cut, voiced=c.voiced)
             self.chunk.last_interim_at = c.last_interim_at
-            self.buf.trim_before(cut - RATE // 10)
+            self._trim(cut - RATE // 10)
             return
         # No agreement yet in 12 s of speech: finalise up to the quietest moment.
         cut = self._quietest(self.buf.end - int(2.5 * RATE), self.buf.end - int(0.3 * RATE))
@@ -336,9 +436,14 @@ class ChannelTranscriber:
     # -- results in --------------------------------------------------------
     def on_result(self, req: DecodeRequest, hyp: Hypothesis | None) -> list[Output]:
         out: list[Output] = []
+        if req.kind == "record":
+            self._record_results[req.seq] = (req, hyp)
+            self._flush_records(out)
+            return out
         if req.kind == "final":
             self._final_results[req.seq] = (req, hyp)
             self._flush_finals(out)
+            self._flush_records(out)
             return out
         self.interim_in_flight = False
         chunk_id = self._interim_chunk.pop(req.seq, None)
@@ -436,6 +541,8 @@ class ChannelTranscriber:
             if c.voiced * 1000 // RATE >= self.o.min_speech_ms or c.committed or c.prev:
                 c.voiced = max(c.voiced, self.o.min_speech_ms * RATE // 1000)
             self._close_chunk(self.buf.end, out, from_finalize=from_finalize)
+        if self._rec_start is not None:
+            self._cut_record(self.buf.end, out)
         return out
 
     def close(self, tail: np.ndarray | None = None) -> list[Output]:
@@ -448,7 +555,7 @@ class ChannelTranscriber:
 
     @property
     def busy(self) -> bool:
-        return bool(self.pending_finals) or self.interim_in_flight
+        return bool(self.pending_finals or self.pending_records) or self.interim_in_flight
 
 
 def _strip_prefix(words: list[HypWord], n_tokens: int) -> list[HypWord]:

@@ -63,3 +63,12 @@ def final_transcript(messages: list[dict[str, Any]], channel: int | None = None)
             if t:
                 parts.append(t)
     return " ".join(parts)
+
+
+def record_transcript(messages: list[dict[str, Any]], channel: int | None = None) -> str:
+    """Concatenate the `Record` messages of one channel (or all, in order received)."""
+    return " ".join(
+        t for m in messages
+        if m.get("type") == "Record" and (channel is None or m["channel_index"][0] == channel)
+        and (t := m["channel"]["alternatives"][0]["transcript"])
+    )

@@ -16,7 +16,8 @@ from enum import IntEnum
 from typing import Any
 
 from streaming.asr.base import HypWord
-from streaming.live.channel import SpeechStarted, TranscriptUpdate, UtteranceEnd
+from streaming.asr.textnorm import normalize_text
+from streaming.live.channel import RecordUpdate, SpeechStarted, TranscriptUpdate, UtteranceEnd
 
 
 class CloseCode(IntEnum):
@@ -143,6 +144,40 @@ def results_message(
             "request_id": request_id,
             "model_info": {"name": model_name, "version": "souffleur", "arch": "whisper"},
         },
+        "speaker": speaker,
+        "call_id": call_id,
+    }
+
+
+def record_message(
+    r: RecordUpdate,
+    *,
+    channels: int,
+    speaker: str,
+    call_id: str,
+    record_id: str,
+    replaces: list[str],
+    live_text: str,
+) -> dict[str, Any]:
+    """`Record`: the transcript of record of one utterance and the live pieces it replaces.
+
+    Shaped like `Results` (same `channel.alternatives[0]`) so a client reads it with the
+    code it already has; `type` differs so a Deepgram client that did not ask for it
+    (`record=true`) never gets one (docs/protocol.md).
+    """
+    words = [word_json(w, None) for w in r.words]
+    confidence = round(sum(w.probability for w in r.words) / len(r.words), 4) if r.words else 0.0
+    return {
+        "type": "Record",
+        "record_id": record_id,
+        "segment_id": record_id,
+        "replaces": replaces,
+        "revised": normalize_text(r.text) != normalize_text(live_text),
+        "channel_index": [r.channel, channels],
+        "start": round(r.start, 3),
+        "duration": round(max(0.0, r.end - r.start), 3),
+        "channel": {"alternatives": [{"transcript": r.text, "confidence": confidence,
+                                      "words": words, "languages": [r.language]}]},
         "speaker": speaker,
         "call_id": call_id,
     }

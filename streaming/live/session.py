@@ -17,7 +17,13 @@ from typing import Any
 
 from streaming.asr.base import DecodeRequest, Hypothesis
 from streaming.audio.codecs import AudioFormatError, StreamDecoder
-from streaming.live.channel import ChannelTranscriber, SpeechStarted, TranscriptUpdate, UtteranceEnd
+from streaming.live.channel import (
+    ChannelTranscriber,
+    RecordUpdate,
+    SpeechStarted,
+    TranscriptUpdate,
+    UtteranceEnd,
+)
 from streaming.live.protocol import (
     CloseCode,
     ControlError,
@@ -26,6 +32,7 @@ from streaming.live.protocol import (
     metadata_message,
     new_request_id,
     parse_control,
+    record_message,
     results_message,
     vad_message,
 )
@@ -35,6 +42,7 @@ from streaming.options import SegmenterOptions, StreamOptions
 @dataclass
 class Send:
     message: dict[str, Any]
+    record: bool = False  # a `Record`: for the call's feed; the softphone only if it asked
 
 
 @dataclass
@@ -54,8 +62,10 @@ class CallSession:
         *,
         model_name: str = "whisper",
         final_beam: int | None = None,
+        record_beam: int | None = None,
         max_frame_bytes: int = 1 << 20,
         request_id: str | None = None,
+        send_records: bool = False,
     ) -> None:
         self.options = options
         self.request_id = request_id or new_request_id()
@@ -79,12 +89,18 @@ class CallSession:
                 language=options.language,
                 final_beam=final_beam,
             )
+            self.channels[key].record_beam = record_beam
         self._sha = hashlib.sha256()
         self.bytes_received = 0
         self.late_bytes = 0  # audio that arrived after CloseStream, ignored
         self.closing: Close | None = None  # set once the stream is ending
         self.finished = False  # Metadata sent
         self.finals_sent = 0
+        self.records_sent = 0
+        # `Record` messages go to the softphone only when it asked (`record=true`); the
+        # call's feed (desktops, assistant, stored log) always gets them
+        self.send_records = send_records
+        self._pieces: dict[int, list[tuple[str, float, float, str]]] = {}  # channel -> live finals not yet in a record
 
     # -- inputs ------------------------------------------------------------
     @property
@@ -175,13 +191,29 @@ class CallSession:
             model_name=self.model_name,
             created=self.created,
             sha256=self._sha.hexdigest(),
-            extra={"finals": self.finals_sent, "ignored_bytes": self.late_bytes},
+            extra={"finals": self.finals_sent, "records": self.records_sent,
+                   "ignored_bytes": self.late_bytes},
         )
         return [Send(meta), self.closing]
 
     @property
     def pending(self) -> int:
-        return sum(len(c.pending_finals) + c.interim_in_flight for c in self.channels.values())
+        return sum(len(c.pending_finals) + len(c.pending_records) + c.interim_in_flight
+                   for c in self.channels.values())
+
+    def _record(self, channel: int, r: RecordUpdate, speaker: str) -> dict[str, Any] | None:
+        """A `Record` naming the live pieces it replaces: those said before it ended."""
+        pieces = self._pieces.get(channel, [])
+        mine = [p for p in pieces if (p[1] + p[2]) / 2 < r.end]
+        self._pieces[channel] = [p for p in pieces if (p[1] + p[2]) / 2 >= r.end]
+        if not r.words and not mine:
+            return None
+        self.records_sent += 1
+        return record_message(
+            r, channels=self.n_channels, speaker=speaker, call_id=self.call_id,
+            record_id=f"{channel}-r{r.number}", replaces=[p[0] for p in mine],
+            live_text=" ".join(p[3] for p in mine),
+        )
 
     def _convert(self, ch: ChannelTranscriber, items: list) -> list[Out]:
         o = self.options
@@ -202,7 +234,13 @@ class CallSession:
                     self.finals_sent += 1
                     # evidence in assist events points back to transcript pieces by this id
                     msg["segment_id"] = f"{ch.channel}-{self.finals_sent}"
+                    self._pieces.setdefault(ch.channel, []).append(
+                        (msg["segment_id"], it.start, it.end, it.text))
                 out.append(Send(msg))
+            elif isinstance(it, RecordUpdate):
+                msg = self._record(ch.channel, it, speaker)
+                if msg is not None:
+                    out.append(Send(msg, record=True))
             elif isinstance(it, UtteranceEnd) or (isinstance(it, SpeechStarted) and o.vad_events):
                 out.append(Send(vad_message(it, n, self.call_id, speaker)))
         return out

@@ -25,8 +25,8 @@ from assist.api import Segment, Word
 
 
 def segment_from_results(msg: dict[str, Any], language: str = "en") -> Segment | None:
-    """A final `Results` message with words -> an assist `Segment`."""
-    if msg.get("type") != "Results" or not msg.get("is_final"):
+    """A final `Results` or a `Record` message with words -> an assist `Segment`."""
+    if not (msg.get("type") == "Record" or (msg.get("type") == "Results" and msg.get("is_final"))):
         return None
     alt = msg["channel"]["alternatives"][0]
     text = alt.get("transcript", "").strip()

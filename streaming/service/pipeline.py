@@ -1,10 +1,10 @@
 """Per-call glue between the transcript, the assist engine and the event bus.
 
 `CallPipeline` receives the messages a `CallSession` sends to the softphone,
-publishes them on the call's bus (finals durable, interims transient), turns
-final results into whole utterances (`streaming/live/utterances.py`), the
-`assist.types.Segment`s the `AssistSession` reads, and
-publishes what the assistant suggests. Agent feedback from any desktop arrives
+publishes them on the call's bus (finals and records durable, interims
+transient), hands the assistant the transcript of record (`Record` messages, one
+`assist.types.Segment` per utterance; with records off, final pieces grouped into
+utterances by `streaming/live/utterances.py`), and publishes what it suggests. Agent feedback from any desktop arrives
 here too. Assist work runs in a thread, one segment at a time per call, so a
 slow rule never stalls the event loop or reorders a call's events.
 """
@@ -41,6 +41,7 @@ class CallPipeline:
         assist_factory: Callable[[str, str], Any] | None = None,
         language: str = "en",
         on_event: Callable[[dict[str, Any]], None] | None = None,
+        records: bool = True,
     ) -> None:
         self.call_id = call_id
         self.bus = bus
@@ -52,9 +53,11 @@ class CallPipeline:
         self.assist_errors = 0
         self.on_event = on_event  # metrics hook: sees every assist event
         self._refining: asyncio.Task | None = None
+        # With the transcript of record on (the default), the assistant reads `Record`
+        # messages: whole utterances decoded once, never the early-committed pieces.
+        self.records = records
         self._utterances = None
-        if self.group_utterances:
-
+        if self.group_utterances and not records:
             self._utterances = UtteranceBuffer(language)
 
     async def publish(self, msg: dict[str, Any]) -> None:
@@ -63,7 +66,10 @@ class CallPipeline:
         durable = not (t == "Results" and not msg.get("is_final")) and t not in TRANSIENT_TYPES
         await self.bus.publish(self.call_id, msg, durable=durable)
         self.published += 1
-        if self.assist is not None and self._utterances is not None:
+        if self.assist is not None and self.records:
+            if t == "Record" and (seg := segment_from_results(msg, self.language)) is not None:
+                self._queue.put_nowait(("segment", seg))
+        elif self.assist is not None and self._utterances is not None:
             for seg in self._utterances.add(msg):
                 self._queue.put_nowait(("segment", seg))
         elif self.assist is not None:

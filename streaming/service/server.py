@@ -318,7 +318,9 @@ class SouffleurServer:
             self.segmenter,
             model_name=self.model_name,
             final_beam=self.asr.final_beam_size,
+            record_beam=self.asr.record_beam_size,
             max_frame_bytes=self.options.max_frame_bytes,
+            send_records=opts.record,
         )
         call = LiveCall(self, ws, session, principal)
         self.calls[session.call_id] = call
@@ -462,7 +464,8 @@ class LiveCall:
     async def run(self) -> None:
         s = self.server
         lang = self.session.options.language or "en"
-        self.pipeline = CallPipeline(self.call_id, s.bus, s.assist_factory, lang, on_event=s.count_assist_event)
+        self.pipeline = CallPipeline(self.call_id, s.bus, s.assist_factory, lang, on_event=s.count_assist_event,
+                                     records=s.segmenter.record)
         await s.bus.start_call(CallInfo(self.call_id, node=s.node_id, meta={
             "encoding": self.session.options.encoding, "sample_rate": self.session.options.sample_rate,
             "channels": self.session.options.channels, "request_id": self.session.request_id}))
@@ -591,7 +594,7 @@ class LiveCall:
                 self._observe_latency(msg)
             if msg.get("type") == "Error":
                 self.server.metrics.error(msg.get("err_code", "?"))
-            if self.connected:
+            if self.connected and (not item.record or self.session.send_records):
                 try:
                     await self.ws.send(json.dumps(msg))
                 except ConnectionClosed:
