@@ -221,3 +221,36 @@ def test_form_view_keeps_an_open_edit_and_sends_feedback(page):
     assert r["kept"] == "ann.smith@example.com" and r["sameRow"]
     assert r["sent"] == [["fv-1", "edit", "ann.smith@example.com"], ["fv-1", "accept", None]]
     assert r["pendingDisabled"] and r["labelled"] == 1
+
+
+def test_record_replaces_live_pieces_in_place_once_and_keeps_evidence_valid(page):
+    """A `Record` (the transcript of record) swaps the live pieces it names for its own
+    text at the first piece's place; evidence that names the record highlights its words;
+    a reconnect replaying the same Record changes nothing."""
+    r = page.evaluate("""async () => {
+      const {CallModel} = await import('/static/js/model.js');
+      const {TranscriptView} = await import('/static/js/transcript-view.js');
+      """ + EVENTS_JS + """
+      const record = {type: "Record", id: "9", record_id: "1-r1", segment_id: "1-r1", replaces: ["1-2", "1-3"],
+        revised: true, speaker: "customer", start: 3, duration: 2.4, channel_index: [1, 2],
+        channel: {alternatives: [{transcript: "My email is anne at example dot com.", words: []}]}};
+      const root = document.createElement("div");
+      document.body.append(root);
+      const m = new CallModel();
+      const v = new TranscriptView(root);
+      for (const e of events) v.apply(m.apply(e).ops);
+      const before = [...root.querySelectorAll(".seg")].map(s => s.dataset.seg);
+      v.apply(m.apply(record).ops);
+      const after = [...root.querySelectorAll(".seg")].map(s => [s.dataset.seg, s.textContent]);
+      const turns = m.turns.map(t => [t.speaker, t.segs.map(s => s.id)]);
+      const found = v.highlight([{segment_id: "1-r1", text: "anne at example dot com", char_start: 12, char_end: 35}]);
+      const marked = [...root.querySelectorAll("mark.evidence")].map(x => x.textContent);
+      const replay = m.apply({...record}).ops.length;  // the same event again after a reconnect
+      return {before, after, turns, found, marked, replay, revised: root.querySelectorAll(".seg.revised").length};
+    }""")
+    assert r["before"] == ["0-1", "1-2", "1-3", "0-4"]
+    assert r["after"] == [["0-1", "Harbour Bank, how can I help?"],
+                          ["1-r1", "My email is anne at example dot com."], ["0-4", "Thanks, Ann."]]
+    assert r["turns"] == [["agent", ["0-1"]], ["customer", ["1-r1"]], ["agent", ["0-4"]]]
+    assert r["found"] == 1 and r["marked"] == ["anne at example dot com"] and r["revised"] == 1
+    assert r["replay"] == 0

@@ -82,6 +82,11 @@ export class CallModel {
         else this._interim(e.speaker || `channel ${(e.channel_index || [0])[0]}`, transcriptOf(e), ops);
         if (ops.length) parts.add("transcript");
         break;
+      case "Record":
+        // the transcript of record replaces the live pieces it names, in place
+        this._record(e, ops);
+        if (ops.length) parts.add("transcript");
+        break;
       case "UtteranceEnd":
         if (this.interims.has(e.speaker)) {
           this._interim(e.speaker, "", ops);
@@ -195,6 +200,41 @@ export class CallModel {
     this.segs.set(id, { turn, seg });
     ops.push({ op: "seg", turn: turn.key, seg });
     while (this.segs.size > this.windowSize) this._dropOldest(ops);
+  }
+
+  _record(e, ops) {
+    const speaker = e.speaker || `channel ${(e.channel_index || [0])[0]}`;
+    const text = transcriptOf(e);
+    const id = e.segment_id || e.record_id;
+    if (!id || this.segs.has(id)) return;
+    const hits = (e.replaces || []).map((pid) => this.segs.get(pid)).filter(Boolean);
+    const revised = e.revised !== false;
+    if (!hits.length) {
+      if (text) this._final({ ...e, segment_id: id, speaker }, ops); // nothing live to replace
+      return;
+    }
+    const [first, ...rest] = hits;
+    const old = first.seg.id;
+    this.segs.delete(old);
+    if (text) {
+      first.seg.id = id;
+      first.seg.text = text;
+      first.seg.end = (e.start || 0) + (e.duration || 0);
+      first.seg.revised = revised;
+      this.segs.set(id, first);
+    }
+    const removed = text ? [] : [{ turn: first.turn, id: old }];
+    for (const hit of rest) {
+      this.segs.delete(hit.seg.id);
+      removed.push({ turn: hit.turn, id: hit.seg.id });
+    }
+    for (const r of [...removed]) {
+      r.turn.segs = r.turn.segs.filter((s) => s.id !== r.id);
+      r.turnEmpty = r.turn.segs.length === 0;
+      if (r.turnEmpty) this.turns = this.turns.filter((t) => t !== r.turn);
+    }
+    ops.push({ op: "revise", from: old, seg: text ? first.seg : null,
+      remove: removed.map((r) => ({ turn: r.turn.key, seg: r.id, turnEmpty: r.turnEmpty })) });
   }
 
   _dropOldest(ops) {

@@ -29,6 +29,7 @@ export class TranscriptView {
       else if (op.op === "seg") this._seg(op.turn, op.seg);
       else if (op.op === "drop") this._drop(op);
       else if (op.op === "interim") this._interim(op.speaker, op.text);
+      else if (op.op === "revise") this._revise(op);
     }
     if (stick) this.scroller().scrollTop = this.scroller().scrollHeight;
   }
@@ -57,9 +58,11 @@ export class TranscriptView {
 
   /** Mark the words of each evidence item; returns how many were found in the window.
    *
-   * The assistant reads utterances (streaming/live/utterances.py): an evidence item's
-   * segment_id is the utterance's first piece and its offsets run over the pieces'
-   * texts joined by single spaces. So walk that speaker's pieces from the first one
+   * The assistant reads the transcript of record: an evidence item's segment_id is a
+   * `Record`, which replaced its live pieces in place, so the offsets run over that one
+   * span's text. With records off it reads utterances (streaming/live/utterances.py):
+   * segment_id is the utterance's first piece and the offsets run over the pieces'
+   * texts joined by single spaces, so walk that speaker's pieces from the first one
    * and mark the part of each that the range covers (one piece when it fits in it). */
   highlight(evidence) {
     this.clearHighlight();
@@ -154,7 +157,22 @@ export class TranscriptView {
     this.segEls.set(seg.id, span);
   }
 
-  _drop({ turn, seg, turnEmpty }) {
+  /** The transcript of record replaces live pieces: the first in place, the rest removed. */
+  _revise({ from, seg, remove }) {
+    const span = this.segEls.get(from);
+    if (span && seg) {
+      this.segEls.delete(from);
+      span.dataset.seg = seg.id;
+      span.dataset.text = seg.text;
+      span.textContent = seg.text;
+      span.classList.toggle("revised", !!seg.revised);
+      if (seg.revised) span.title = "corrected by the transcript of record";
+      this.segEls.set(seg.id, span);
+    }
+    for (const r of remove) this._remove(r.turn, r.seg, r.turnEmpty);
+  }
+
+  _remove(turn, seg, turnEmpty) {
     const span = this.segEls.get(seg);
     if (span) {
       const prev = span.previousSibling;
@@ -169,6 +187,10 @@ export class TranscriptView {
       if (text) text.parentElement.remove();
       this.turnEls.delete(turn);
     }
+  }
+
+  _drop({ turn, seg, turnEmpty }) {
+    this._remove(turn, seg, turnEmpty);
     this.trimmed++;
     this._updateNote();
   }
