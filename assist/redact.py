@@ -27,7 +27,7 @@ from .spoken import find_dates, find_emails, tokenize, value_runs
 WRITTEN = [
     ("email", re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")),
     ("iban", re.compile(r"\b[A-Z]{2}\d{2}(?:\s?[A-Z0-9]{2,4}){3,8}\b")),
-    ("number", re.compile(r"\+?\d[\d\s().\-/]{4,}\d")),
+    ("number", re.compile(r"\+?\d[\d\s().,\-/]{4,}\d")),  # commas too: "1, 2, 3, 4"
     ("date", re.compile(r"\b\d{1,4}[/.-]\d{1,2}[/.-]\d{2,4}\b")),
 ]
 # after these, even one or two digits are a secret being said ("my passcode is one nine—")
@@ -42,6 +42,7 @@ STRUCTURAL = {
     "suggestion_id", "suggestion_type", "language", "languages", "request_id", "sha256", "created",
     "models", "model_info", "metadata", "replaces", "key", "passage_id", "disposition", "owner",
     "audience", "severity", "direction", "node", "encoding", "transaction_key", "priority", "ts",
+    "record_id",
 }
 PII_FIELDS = {"full_name", "date_of_birth", "phone_number", "email", "account_number", "iban",
               "street_address", "postcode", "bsn", "customer_number", "policy_number"}
@@ -109,7 +110,7 @@ class Redactor:
     def event(self, event: dict[str, Any]) -> dict[str, Any]:
         """A redacted deep copy of one bus event (the original is left alone)."""
         e = copy.deepcopy(event)
-        if e.get("type") == "Results":
+        if e.get("type") in ("Results", "Record"):  # live pieces and the transcript of record
             for alt in e.get("channel", {}).get("alternatives", []):
                 self._results_alt(alt)
             return e

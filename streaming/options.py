@@ -85,6 +85,7 @@ class SegmenterOptions:
     record_gap_ms: int = 1500  # ...unless the silence goes on this long
     record_max_ms: int = 15000  # longer speech is cut at its quietest point in the last 3 s
     record_context_tokens: int = 224  # the channel's earlier record text, given as a prompt (as offline)
+    live_finals: bool = True  # False: records only, no live words (batch: nobody watches live)
 
 
 @dataclass

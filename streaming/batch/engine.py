@@ -1,8 +1,9 @@
 """The batch engine: many recordings through one shared model, each as a `CallSession`.
 
 Each file is a `CallSession` (stereo calls: one channel per speaker) with
-`early_commit=False`, so every VAD chunk is decoded once as a final and nothing
-is decoded twice. All files share one `InferenceScheduler`, which batches chunks of
+no early commits and no live finals: each utterance is decoded once, as its
+transcript of record (beam search, the channel's earlier text as prompt), exactly
+as a live call's record is, and nothing is decoded twice. All files share one `InferenceScheduler`, which batches chunks of
 similar length from different files and channels into one model call.
 `benchmarks/batch.py` compares this with faster-whisper's `BatchedInferencePipeline`.
 Used by `souffleur transcribe`, the Redis job workers (`jobs.py`) and
@@ -39,7 +40,7 @@ BATCH_FINAL_PAD_S = 3.0  # silent tail after each chunk (the live default is lon
 
 def batch_segmenter(base: SegmenterOptions | None = None) -> SegmenterOptions:
     """Chunking for recordings: decode each VAD chunk once, no interims."""
-    return replace(base or SegmenterOptions(), early_commit=False)
+    return replace(base or SegmenterOptions(), early_commit=False, live_finals=False)
 
 
 def batch_asr(base: AsrOptions | None = None) -> AsrOptions:
@@ -77,7 +78,9 @@ class FileTranscript:
     wall_s: float
 
     def finals(self) -> list[dict[str, Any]]:
-        return [m for m in self.messages if m.get("type") == "Results" and m.get("is_final")
+        """The transcript of record (`Record` messages); live finals when records are off."""
+        kind = "Record" if any(m.get("type") == "Record" for m in self.messages) else "Results"
+        return [m for m in self.messages if m.get("type") == kind and (kind == "Record" or m.get("is_final"))
                 and m["channel"]["alternatives"][0]["transcript"]]
 
 

@@ -124,7 +124,7 @@ def redacted(t: FileTranscript, extra: dict[str, Any] | None) -> tuple[FileTrans
     r = Redactor()
     form = dict((extra or {}).get("form") or {})
     r.add_values(str(v) for k, v in form.items() if k in PII_FIELDS and v)
-    messages = [r.event(m) if m.get("type") == "Results" else m for m in t.messages]
+    messages = [r.event(m) if m.get("type") in ("Results", "Record") else m for m in t.messages]
     if extra:
         extra = dict(extra)
         if form:

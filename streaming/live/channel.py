@@ -76,6 +76,7 @@ class RecordUpdate:
     end: float
     number: int  # records of this channel so far, from 1
     language: str = "en"
+    failed: bool = False  # the decode failed (model error, shutdown): no record text
 
     @property
     def text(self) -> str:
@@ -198,6 +199,11 @@ class ChannelTranscriber:
         self._rec_voiced = 0
         self._records = 0
         self._rec_context: list[int] = []
+        # A record's prompt is the text of the records before it, so a channel's records
+        # are decoded one after another: the next is asked for once the last one is back
+        # (under load too, so its prompt, and so its text, never depends on timing).
+        self._rec_queue: list[tuple[int, int]] = []  # utterances cut, not yet asked for
+        self._rec_inflight = False
         self.pending_records: list[int] = []
         self._record_results: dict[int, tuple[DecodeRequest, Hypothesis | None]] = {}
 
@@ -224,9 +230,11 @@ class ChannelTranscriber:
         )
 
     def _trim(self, a: int) -> None:
-        """Drop audio before `a`, but never the open utterance's (the record needs it)."""
+        """Drop audio before `a`, but never an utterance's whose record is still to come."""
         if self._rec_start is not None:
             a = min(a, self._rec_start)
+        if self._rec_queue:
+            a = min(a, self._rec_queue[0][0])
         self.buf.trim_before(a)
 
     # -- audio in ----------------------------------------------------------
@@ -327,7 +335,7 @@ class ChannelTranscriber:
             and not (from_finalize or c.committed or c.prev)
         ):
             return  # a click or a breath: not worth a decode, and Whisper would invent text
-        if cut - c.start <= 0:
+        if cut - c.start <= 0 or not self.o.live_finals:
             return
         a, prefix = c.window(self.o.context_ms)
         req = self._req("final", a, cut, prefix)
@@ -364,12 +372,19 @@ class ChannelTranscriber:
         self._rec_voiced_end = cut
         if cut <= a or voiced * 1000 // RATE < self.o.min_speech_ms:
             return  # a click or a breath, as for live chunks
-        prompt = tuple(self._rec_context[-self.o.record_context_tokens:]) if self.o.record_context_tokens else ()
+        self._rec_queue.append((a, cut))
+        self._next_record(out)
+
+    def _next_record(self, out: list[Output]) -> None:
+        if self._rec_inflight or not self._rec_queue:
+            return
+        a, cut = self._rec_queue.pop(0)
+        n = self.o.record_context_tokens
+        prompt = tuple(self._rec_context[-n:]) if n else ()
         req = self._req("record", a, cut, prompt=prompt)
+        self._rec_inflight = True
         self.pending_records.append(req.seq)
         out.append(req)
-        if not reopen and self.chunk is None:
-            self._trim(cut - (self.o.preroll_ms + 2 * self.o.frame_ms) * RATE // 1000)
 
     def _flush_records(self, out: list[Output]) -> None:
         """Records in order, each after every live final asked for before it."""
@@ -382,11 +397,9 @@ class ChannelTranscriber:
             req, hyp = self._record_results.pop(seq)
             words = [] if hyp is None or hyp.rejected else list(hyp.words)
             self._records += 1
-            if words:
-                self._rec_context.extend(t for w in words for t in w.tokens)
-                del self._rec_context[:-448]
             out.append(RecordUpdate(self.channel, words, req.offset, req.offset + req.duration,
-                                    self._records, language=hyp.language if hyp else "en"))
+                                    self._records, language=hyp.language if hyp else "en",
+                                    failed=hyp is None))
 
     def _maybe_interim(self, out: list[Output]) -> None:
         c = self.chunk
@@ -438,6 +451,11 @@ class ChannelTranscriber:
         out: list[Output] = []
         if req.kind == "record":
             self._record_results[req.seq] = (req, hyp)
+            if hyp is not None and not hyp.rejected:
+                self._rec_context.extend(t for w in hyp.words for t in w.tokens)
+                del self._rec_context[:-448]
+            self._rec_inflight = False
+            self._next_record(out)
             self._flush_records(out)
             return out
         if req.kind == "final":
@@ -555,7 +573,7 @@ class ChannelTranscriber:
 
     @property
     def busy(self) -> bool:
-        return bool(self.pending_finals or self.pending_records) or self.interim_in_flight
+        return bool(self.pending_finals or self.pending_records or self._rec_queue) or self.interim_in_flight
 
 
 def _strip_prefix(words: list[HypWord], n_tokens: int) -> list[HypWord]:

@@ -174,8 +174,10 @@ def record_message(
         "replaces": replaces,
         "revised": normalize_text(r.text) != normalize_text(live_text),
         "channel_index": [r.channel, channels],
-        "start": round(r.start, 3),
-        "duration": round(max(0.0, r.end - r.start), 3),
+        # start/duration cover the words (as in Results); `span` is the audio decoded
+        "start": round(r.words[0].start if r.words else r.start, 3),
+        "duration": round(max(0.0, (r.words[-1].end - r.words[0].start) if r.words else r.end - r.start), 3),
+        "span": [round(r.start, 3), round(r.end, 3)],
         "channel": {"alternatives": [{"transcript": r.text, "confidence": confidence,
                                       "words": words, "languages": [r.language]}]},
         "speaker": speaker,

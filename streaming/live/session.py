@@ -209,11 +209,17 @@ class CallSession:
         if not r.words and not mine:
             return None
         self.records_sent += 1
-        return record_message(
+        msg = record_message(
             r, channels=self.n_channels, speaker=speaker, call_id=self.call_id,
             record_id=f"{channel}-r{r.number}", replaces=[p[0] for p in mine],
             live_text=" ".join(p[3] for p in mine),
         )
+        if r.failed and mine:
+            # no record could be decoded: the live words stand in, so nothing said is lost
+            alt = msg["channel"]["alternatives"][0]
+            alt["transcript"] = " ".join(p[3] for p in mine)
+            msg["revised"], msg["fallback"] = False, True
+        return msg
 
     def _convert(self, ch: ChannelTranscriber, items: list) -> list[Out]:
         o = self.options

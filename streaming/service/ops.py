@@ -98,10 +98,12 @@ def render_call(body: dict[str, Any]) -> str:
         lines.append("  " + "  ".join(f"{k}={v}" for k, v in meta.items()))
     lines.append("")
     counts: dict[str, int] = {}
+    # the transcript of record when the call has one, else the live finals
+    said = "Record" if any(e.get("type") == "Record" for e in body["events"]) else "Results"
     for e in body["events"]:
         t = e.get("type", "?")
         counts[t] = counts.get(t, 0) + 1
-        if t == "Results" and e.get("is_final"):
+        if t == said and (t == "Record" or e.get("is_final")):
             text = e["channel"]["alternatives"][0]["transcript"]
             if text:
                 lines.append(f"[{e['start']:7.2f}] {e.get('speaker', '?'):>8}: {text}")

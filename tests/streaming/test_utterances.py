@@ -112,7 +112,7 @@ def test_the_pipeline_feeds_utterances_and_publishes_every_piece(monkeypatch):
             def finish(self):
                 return [{"type": "Summary", "id": "summary-c", "text": "x"}]
 
-        p = CallPipeline("c", bus, lambda cid, lang: Spy())
+        p = CallPipeline("c", bus, lambda cid, lang: Spy(), records=False)  # records off: utterances
         for m in demo_pieces()[:12]:
             await p.publish(m)
         await p.finish()
