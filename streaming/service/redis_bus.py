@@ -1,22 +1,13 @@
 """`EventBus` on Redis: several `souffleur serve` nodes share every call.
 
-Layout (prefix `souffleur:` by default, `SOUFFLEUR_REDIS_PREFIX`):
-
-  {p}call:{id}:events   Stream, the call's durable log; entry id = event id
-  {p}call:{id}:payloads hash, entry id -> the event as stored (redacted)
-  {p}call:{id}:live     pub/sub channel: every event of the call, durable ones
-                        with their id and the id before them, transient ones bare
-  {p}call:{id}          hash, call state (owner node, started, ended, meta)
-  {p}calls              sorted set of call ids by start time (listing)
-  {p}node:{node}        pub/sub channel, control messages for one node (feedback)
-
-Why a stream *and* a channel: the stream is the source of truth (replay with
-`since`, reconnects, ended calls); the channel gives one ordered live feed per
-call for interims and durable events together, at pub/sub latency. Each
-durable message names the id before it, so a subscriber notices a message it
-missed (pub/sub is at-most-once) and reads the gap back from the stream; after
-a pub/sub reconnect every subscriber re-reads from its last id. Nothing is
-missed, nothing is delivered twice.
+Where things live in Redis is in `redis_layout`. Why a stream *and* a channel:
+the stream is the source of truth (replay with `since`, reconnects, ended
+calls); the channel gives one ordered live feed per call for interims and
+durable events together, at pub/sub latency. Each durable message names the id
+before it, so a subscriber notices a message it missed (pub/sub is
+at-most-once) and reads the gap back from the stream (`redis_subscription`);
+after a pub/sub reconnect (`redis_feed`) every subscriber re-reads from its
+last id. Nothing is missed, nothing is delivered twice.
 
 Publishing never waits on Redis: `publish` assigns the id locally (`ms-seq`,
 increasing per call) and appends to a bounded in-memory buffer that one task
@@ -29,13 +20,9 @@ written twice. What the buffer cannot hold is counted per call, reported in
 with code `events_lost`. Transient events are live-only: they are not kept
 while Redis is unreachable (counted as `transient_dropped`).
 
-What is stored holds no PII (docs/security.md): each durable event is stored
-in the form `assist.redact.Redactor` gives it (one redactor per call, so a name
-the form captured is removed wherever it recurs), while the live channel
-carries the event as said, for the authorised agent's overlay. Payloads live in
-a hash beside the stream (`{p}call:{id}:payloads`, stream entry id -> event),
-so when the form captures a name that was said earlier, the events of the
-call's last `RECENT_EVENTS` that mention it are stored again, redacted. Replays
+What is stored holds no PII (docs/security.md): durable events are stored
+redacted, retroactively too when the form captures a name said earlier
+(`redis_redaction`); the live channel carries the event as said. Replays
 (`since`, gap reads, `history`) return the redacted form.
 `SOUFFLEUR_REDACT_STORED=0` turns this off.
 """
@@ -51,129 +38,45 @@ import sys
 import time
 import uuid
 from collections import OrderedDict, deque
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
 import redis
 import redis.asyncio as aredis
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
-from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from streaming.live.protocol import ErrorCode
-from streaming.service.bus import CallInfo, SubscriberLagging, stamp
+from streaming.service.bus import CallInfo, stamp
+from streaming.service.redis_feed import LiveFeed
+from streaming.service.redis_layout import (
+    APPEND,
+    END,
+    READ,
+    REWRITE,
+    SYNC,
+    UNAVAILABLE,
+    KeyLayout,
+    StreamId,
+    format_id,
+    info_from_hash,
+    parse_id,
+    redact,
+)
+from streaming.service.redis_redaction import RECENT_CALLS, RECENT_EVENTS, StoredRedaction
+from streaming.service.redis_subscription import LiveMessage, RedisSubscription
+
+# names this module has always offered (scripts, id helpers, the subscription)
+__all__ = [
+    "APPEND", "END", "READ", "RECENT_CALLS", "RECENT_EVENTS", "REWRITE", "SYNC", "UNAVAILABLE",
+    "BusStats", "FeedbackHandler", "LiveMessage", "RedisBus", "RedisSubscription", "StreamId",
+    "format_id", "parse_id", "redact",
+]
 
 log = logging.getLogger(__name__)
 
-UNAVAILABLE = (RedisConnectionError, RedisTimeoutError, OSError)  # BusyLoadingError included
-RECENT_EVENTS = 300  # per call: how far back a newly captured value is redacted
-RECENT_CALLS = 200
-StreamId = tuple[int, int]
 FeedbackHandler = Callable[[str, dict[str, Any]], Awaitable[tuple[str, str] | None]]
-
-# Append one durable event: explicit id unless another writer is ahead (a retry
-# of this writer's append that already landed is a no-op), the payload in the
-# call's payload hash (mutable: a name captured later is redacted retroactively),
-# then the live message carrying the previous id so subscribers can tell whether
-# they missed one. ARGV[2] is what is stored (redacted), ARGV[4] what live
-# desktops get ('' = the same), ARGV[5] the writer.
-APPEND = """
-local function parse(id)
-  local d = string.find(id, '-', 1, true)
-  return tonumber(string.sub(id, 1, d - 1)), tonumber(string.sub(id, d + 1))
-end
-local top = redis.call('XREVRANGE', KEYS[1], '+', '-', 'COUNT', 1)
-local prev = '0-0'
-if #top > 0 then prev = top[1][1] end
-local id = ARGV[1]
-local am, as = parse(id)
-local bm, bs = parse(prev)
-local live = ARGV[2]
-if ARGV[4] ~= '' then live = ARGV[4] end
-if am > bm or (am == bm and as > bs) then
-  redis.call('XADD', KEYS[1], id, 'w', ARGV[5])
-else
-  local same = redis.call('XRANGE', KEYS[1], id, id)
-  if #same > 0 and same[1][2][2] == ARGV[5] then
-    return {id, 0}
-  end
-  id = redis.call('XADD', KEYS[1], '*', 'w', ARGV[5])
-end
-redis.call('HSET', KEYS[3], id, ARGV[2])
-redis.call('EXPIRE', KEYS[1], ARGV[3])
-redis.call('EXPIRE', KEYS[3], ARGV[3])
-redis.call('PUBLISH', KEYS[2], prev .. '\\n' .. id .. '\\n' .. live)
-return {id, 1}
-"""
-
-# A stored event redacted again (a value captured after it was said); never creates one.
-REWRITE = """
-if redis.call('HEXISTS', KEYS[1], ARGV[1]) == 1 then
-  redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
-  return 1
-end
-return 0
-"""
-
-# Entries (last, upto] with their payloads, in one round trip.
-READ = """
-local entries = redis.call('XRANGE', KEYS[1], ARGV[1], ARGV[2], 'COUNT', ARGV[3])
-local out = {}
-for _, e in ipairs(entries) do
-  out[#out + 1] = e[1]
-  out[#out + 1] = redis.call('HGET', KEYS[2], e[1]) or ''
-end
-return out
-"""
-
-END = """
-if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
-redis.call('HSET', KEYS[1], 'status', 'ended', 'ended', ARGV[1], 'end_meta', ARGV[2])
-redis.call('EXPIRE', KEYS[1], ARGV[3])
-redis.call('EXPIRE', KEYS[2], ARGV[3])
-redis.call('EXPIRE', KEYS[4], ARGV[3])
-redis.call('PUBLISH', KEYS[3], '\\n\\n' .. ARGV[4])
-return 1
-"""
-
-SYNC = """
-local top = redis.call('XREVRANGE', KEYS[1], '+', '-', 'COUNT', 1)
-local id = '0-0'
-if #top > 0 then id = top[1][1] end
-redis.call('PUBLISH', KEYS[2], 'sync\\n' .. id .. '\\n')
-return id
-"""
-
-
-def parse_id(s: str | None) -> StreamId:
-    """A stream id (`ms-seq`) as a comparable tuple; unknown forms mean 'from the start'."""
-    if not s or s in ("0", "$"):
-        return (0, 0)
-    ms, _, seq = str(s).partition("-")
-    try:
-        return (int(ms), int(seq or 0))
-    except ValueError:
-        return (0, 0)
-
-
-def format_id(t: StreamId) -> str:
-    return f"{t[0]}-{t[1]}"
-
-
-def redact(url: str) -> str:
-    """The URL without its password, for messages and logs."""
-    try:
-        p = urlsplit(url)
-    except ValueError:
-        return url
-    if p.password is None:
-        return url
-    host = p.hostname or ""
-    netloc = f"{p.username or ''}:***@{host}" + (f":{p.port}" if p.port else "")
-    return urlunsplit((p.scheme, netloc, p.path, p.query, p.fragment))
 
 
 @dataclass
@@ -203,107 +106,6 @@ class _Op:
     at: float = field(default_factory=time.monotonic)
 
 
-@dataclass
-class _Live:
-    """One message from a call's live channel as a subscriber sees it."""
-
-    prev: StreamId | None
-    id: StreamId | None
-    event: dict[str, Any]
-    sync: bool = False  # "the stream's top was `prev` when this was published"
-
-
-class RedisSubscription:
-    """A desktop's view of one call: stream replay, then the live channel, deduplicated.
-
-    Live messages are queued in arrival order. A durable one whose `prev` is past
-    the last id delivered means messages were missed: exactly that gap is read
-    from the stream before it, so transient and durable events keep their order.
-    After each (re)subscription the node publishes a sync marker carrying the
-    stream's top id, which closes a gap even when no further event comes.
-    """
-
-    def __init__(self, bus: RedisBus, call_id: str, last: StreamId, max_queue: int) -> None:
-        self.bus = bus
-        self.call_id = call_id
-        self.last = last
-        self.max_queue = max_queue
-        self.items: deque[_Live | None] = deque()
-        self._ready = asyncio.Event()
-        self.need_fill = True
-        self.dropped = 0
-        self.lagging = False
-        self.closed = False
-
-    def _put(self, item: _Live | None) -> None:
-        self.items.append(item)
-        self._ready.set()
-
-    def offer(self, item: _Live) -> None:
-        """Same policy as `MemorySubscription`: transients go first, then the subscriber."""
-        if self.closed:
-            return
-        if len(self.items) >= self.max_queue:
-            if item.id is None:
-                self.dropped += 1
-                return
-            kept = [x for x in self.items if x is None or x.id is not None or x.sync]
-            self.dropped += len(self.items) - len(kept)
-            self.items = deque(kept)
-            if len(self.items) >= self.max_queue:
-                self.lagging = True
-                self.closed = True
-                self._put(None)
-                return
-        self._put(item)
-
-    def _fill_bound(self) -> StreamId | None:
-        """Read the stream only up to what the queue already holds (keeps live order)."""
-        for x in self.items:
-            if x is not None and x.prev is not None:
-                return x.prev
-        return None
-
-    async def _next(self) -> _Live | None:
-        while not self.items:
-            self._ready.clear()
-            await self._ready.wait()
-        return self.items.popleft()
-
-    async def __aiter__(self) -> AsyncIterator[dict[str, Any]]:
-        while True:
-            if self.need_fill:
-                self.need_fill = False
-                for sid, e in await self.bus._read_after(self.call_id, self.last, self._fill_bound()):
-                    self.last = sid
-                    yield e
-            item = await self._next()
-            if item is None:
-                if self.lagging:
-                    raise SubscriberLagging(f"subscriber too slow; {self.dropped} events dropped")
-                return
-            if item.prev is not None and item.prev > self.last:
-                # live messages were missed: read exactly that gap from the stream
-                for sid, e in await self.bus._read_after(self.call_id, self.last, item.prev):
-                    self.last = sid
-                    yield e
-            if item.sync:
-                continue
-            if item.id is None:
-                yield item.event
-                continue
-            if item.id <= self.last:
-                continue  # already read from the stream
-            self.last = item.id
-            yield item.event
-
-    async def close(self) -> None:
-        if not self.closed:
-            self.closed = True
-            self._put(None)
-        self.bus._unsubscribe(self)
-
-
 class RedisBus:
     """The shared bus: same interface as `MemoryBus`, state in Redis."""
 
@@ -322,6 +124,7 @@ class RedisBus:
         env = os.environ
         self.url = url
         self.prefix = prefix if prefix is not None else env.get("SOUFFLEUR_REDIS_PREFIX", "souffleur:")
+        self.keys = KeyLayout(self.prefix)
         self.retention_s = float(retention_s if retention_s is not None
                                  else env.get("SOUFFLEUR_CALL_RETENTION_S", 24 * 3600))
         self.active_ttl_s = max(active_ttl_s, self.retention_s)
@@ -331,31 +134,29 @@ class RedisBus:
         # what is persisted holds no PII (docs/security.md); live desktops see what was said
         self.redact = (redact if redact is not None
                        else env.get("SOUFFLEUR_REDACT_STORED", "1").lower() not in ("0", "false", "no"))
-        self._redactors: OrderedDict[str, Any] = OrderedDict()  # call_id -> assist.redact.Redactor
-        # per call, its last events as said and as stored: a value the form captures
-        # later is redacted in them too (RECENT_EVENTS per call, RECENT_CALLS calls)
-        self._recent: OrderedDict[str, deque[list[Any]]] = OrderedDict()
+        self._redaction = StoredRedaction()
         self.writer = uuid.uuid4().hex[:12]  # tells this bus's retried appends from others' entries
         self.stats = BusStats()
-        self.node_id = f"bus-{uuid.uuid4().hex[:8]}"
         self._feedback: FeedbackHandler | None = None
         self._r: aredis.Redis | None = None
-        self._ps_client: aredis.Redis | None = None
-        self._ps: Any = None
+        self._feed = LiveFeed(self.keys, f"bus-{uuid.uuid4().hex[:8]}",
+                              client=self._start, on_control=self._on_control)
         self._buffer: deque[_Op] = deque()
         self._inflight: list[_Op] = []
         self._wake = asyncio.Event()
         self._drained = asyncio.Event()
         self._tasks: list[asyncio.Task] = []
-        self._subs: dict[str, set[RedisSubscription]] = {}  # live channel -> local subscribers
-        self._confirmed: set[str] = set()  # channels the current pub/sub connection receives
-        self._waiters: dict[str, list[asyncio.Future]] = {}
         self._ids: OrderedDict[str, StreamId] = OrderedDict()  # last id assigned per call
         self._owned: OrderedDict[str, CallInfo] = OrderedDict()  # calls started on this node
         self._replies: dict[str, asyncio.Future] = {}
         self._lost_pending: dict[str, int] = {}
         self._closing = False
         self._loop: asyncio.AbstractEventLoop | None = None
+
+    @property
+    def node_id(self) -> str:
+        """The node whose control channel this bus listens on (`bind_node`)."""
+        return self._feed.node_id
 
     # -- construction ----------------------------------------------------------
     @classmethod
@@ -373,22 +174,22 @@ class RedisBus:
         return cls(url, **kw)
 
     def _key(self, *parts: str) -> str:
-        return self.prefix + ":".join(parts)
+        return self.keys.key(*parts)
 
     def _events_key(self, call_id: str) -> str:
-        return self._key("call", call_id, "events")
+        return self.keys.events(call_id)
 
     def _payloads_key(self, call_id: str) -> str:
-        return self._key("call", call_id, "payloads")
+        return self.keys.payloads(call_id)
 
     def _live_key(self, call_id: str) -> str:
-        return self._key("call", call_id, "live")
+        return self.keys.live(call_id)
 
     def _call_key(self, call_id: str) -> str:
-        return self._key("call", call_id)
+        return self.keys.call(call_id)
 
     def _node_key(self, node: str) -> str:
-        return self._key("node", node)
+        return self.keys.node(node)
 
     async def _start(self) -> aredis.Redis:
         """Clients and background tasks are bound to the running loop: created on first use."""
@@ -399,10 +200,9 @@ class RedisBus:
         # one quick retry replaces a pooled connection that died with a Redis restart;
         # everything sent through it is idempotent (appends are deduplicated by id)
         self._r = aredis.Redis.from_url(self.url, socket_timeout=5, retry=Retry(NoBackoff(), 1), **opts)
-        # the pub/sub connection must fail visibly: a silent reconnect would hide a gap
-        self._ps_client = aredis.Redis.from_url(self.url, retry=Retry(NoBackoff(), 0), **opts)
+        self._feed.connect(self.url, **opts)
         self._tasks = [asyncio.create_task(self._flush_loop(), name="redis-bus-flush"),
-                       asyncio.create_task(self._listen_loop(), name="redis-bus-listen")]
+                       asyncio.create_task(self._feed.run(), name="redis-bus-listen")]
         return self._r
 
     # -- publishing --------------------------------------------------------------
@@ -429,52 +229,19 @@ class RedisBus:
             return e
         eid = self._next_id(call_id)
         live = json.dumps(e)
-        stored = json.dumps(self._redactor(call_id).event(e)) if self.redact else live
+        stored = self._redaction.stored(call_id, e) if self.redact else live
         said = dict(e)
         e["id"] = eid
         if self._room() <= 0 and not self._drop_a_transient():
             self._count_lost(call_id)
             return e
         self._push(_Op("event", call_id, stored, eid, live="" if stored == live else live))
-        if self.redact:
-            self._redact_earlier(call_id, said, eid, stored)
+        if self.redact:  # a name said before the form captured it: re-store what mentions it
+            for rid, now in self._redaction.earlier(call_id, said, eid, stored):
+                self._push(_Op("rewrite", call_id, now, rid))
+                self.stats.redacted_later += 1
         return e
 
-    def _redact_earlier(self, call_id: str, event: dict[str, Any], eid: str, stored: str) -> None:
-        """A name said before the form captured it: re-store the events that mention it."""
-        from assist.api import PII_FIELDS
-
-        recent = self._recent.get(call_id)
-        if recent is None:
-            recent = self._recent[call_id] = deque(maxlen=RECENT_EVENTS)
-            while len(self._recent) > RECENT_CALLS:
-                self._recent.popitem(last=False)
-        self._recent.move_to_end(call_id)
-        value = event.get("value")
-        if event.get("type") == "FormValue" and event.get("field") in PII_FIELDS and value:
-            needle = str(value).strip().lower()
-            r = self._redactor(call_id)
-            for item in recent:
-                rid, said, was = item
-                if needle in json.dumps(said, ensure_ascii=False).lower():
-                    now = json.dumps(r.event(said))
-                    if now != was:
-                        item[2] = now
-                        self._push(_Op("rewrite", call_id, now, rid))
-                        self.stats.redacted_later += 1
-        recent.append([eid, event, stored])
-
-    def _redactor(self, call_id: str) -> Any:
-        """One per call: it learns the values the form captured and removes them later too."""
-        from assist.api import Redactor
-
-        r = self._redactors.get(call_id)
-        if r is None:
-            r = self._redactors[call_id] = Redactor()
-            while len(self._redactors) > 2000:
-                self._redactors.popitem(last=False)
-        self._redactors.move_to_end(call_id)
-        return r
 
     def _room(self) -> int:
         return self.max_buffer - len(self._buffer) - len(self._inflight)
@@ -662,140 +429,13 @@ class RedisBus:
             with contextlib.suppress(*UNAVAILABLE):
                 top = await r.xrevrange(self._events_key(call_id), count=1)
                 last = parse_id(top[0][0]) if top else (0, 0)
-        sub = RedisSubscription(self, call_id, last, self.max_queue)
-        ch = self._live_key(call_id)
-        subs = self._subs.setdefault(ch, set())
-        subs.add(sub)
-        if ch not in self._confirmed:
-            # live events published once this returns must reach the subscriber (like
-            # MemoryBus); the confirmation also triggers a sync marker, which closes
-            # the window between this subscribe and the first live message
-            fut = asyncio.get_running_loop().create_future()
-            self._waiters.setdefault(ch, []).append(fut)
-            if len(subs) == 1 and self._ps is not None:
-                with contextlib.suppress(*UNAVAILABLE):
-                    await self._ps.subscribe(ch)
-            with contextlib.suppress(asyncio.TimeoutError):  # Redis away: the sync catches up later
-                await asyncio.wait_for(fut, 2.0)
+        sub = RedisSubscription(call_id, last, self.max_queue, read_after=self._read_after,
+                                on_close=self._feed.remove)
+        await self._feed.add(sub)
         return sub
 
-    def _unsubscribe(self, sub: RedisSubscription) -> None:
-        ch = self._live_key(sub.call_id)
-        subs = self._subs.get(ch)
-        if subs is None:
-            return
-        subs.discard(sub)
-        if not subs:
-            del self._subs[ch]
-            if self._ps is not None and not self._closing:
-                t = asyncio.ensure_future(self._ps_unsubscribe(ch))
-                t.add_done_callback(lambda f: f.exception())
-
-    async def _ps_unsubscribe(self, ch: str) -> None:
-        with contextlib.suppress(*UNAVAILABLE):
-            if ch not in self._subs and self._ps is not None:
-                self._confirmed.discard(ch)
-                await self._ps.unsubscribe(ch)
-
     def subscriber_count(self, call_id: str) -> int:
-        return len(self._subs.get(self._live_key(call_id), ()))
-
-    async def _listen_loop(self) -> None:
-        """One pub/sub connection per node: the live channels it follows and its control channel."""
-        backoff = 0.1
-        assert self._ps_client is not None
-        while not self._closing:
-            ps = self._ps_client.pubsub()
-            try:
-                channels = [self._node_key(self.node_id), *self._subs]
-                await ps.subscribe(*channels)
-                self._ps = ps
-                added = [c for c in [self._node_key(self.node_id), *self._subs]
-                         if c not in channels]  # subscribed or bound while we connected
-                if added:
-                    await ps.subscribe(*added)
-                backoff = 0.1
-                await self._read_pubsub(ps)
-            except UNAVAILABLE as exc:
-                if not self._closing:
-                    log.warning("Redis pub/sub lost (%s); subscribers will re-read from their last id", exc)
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                log.exception("pub/sub listener failed; restarting it")
-            finally:
-                self._ps = None
-                self._confirmed.clear()
-                with contextlib.suppress(Exception):
-                    await ps.aclose()
-            if not self._closing:
-                await asyncio.sleep(backoff)
-                backoff = min(backoff * 2, 2.0)
-
-    async def _read_pubsub(self, ps: Any) -> None:
-        control = self._node_key(self.node_id)
-        beat = json.dumps({"op": "heartbeat", "from": id(self)})
-        last_beat = time.monotonic()
-        waiting = False
-        while not self._closing:
-            msg = await ps.get_message(timeout=1.0)
-            if msg is None:
-                # a quiet connection may be a dead one: send ourselves a heartbeat
-                if time.monotonic() - last_beat > 5.0:
-                    if waiting:
-                        raise RedisConnectionError("pub/sub heartbeat not received within 5 s")
-                    r = await self._start()
-                    await r.publish(control, beat)
-                    waiting, last_beat = True, time.monotonic()
-                continue
-            kind, ch = msg["type"], msg.get("channel")
-            if kind == "subscribe" and ch in self._subs:
-                self._confirmed.add(ch)
-                for fut in self._waiters.pop(ch, []):
-                    if not fut.done():
-                        fut.set_result(None)
-                # whatever was published before this subscription took effect is in
-                # the stream: the sync marker tells the subscribers up to where
-                t = asyncio.create_task(self._sync(ch))
-                t.add_done_callback(lambda f: f.cancelled() or f.exception())
-            elif kind == "message":
-                if ch != control:
-                    self._deliver(ch, msg["data"])
-                elif msg["data"] == beat:
-                    waiting = False
-                else:
-                    t = asyncio.create_task(self._on_control(msg["data"]))
-                    t.add_done_callback(lambda f: f.cancelled() or f.exception())
-
-    async def _sync(self, ch: str) -> None:
-        r = await self._start()
-        call_id = ch[len(self._key("call", "")):-len(":live")]
-        for attempt in range(5):
-            try:
-                await r.eval(SYNC, 2, self._events_key(call_id), ch)
-                return
-            except UNAVAILABLE:
-                await asyncio.sleep(0.1 * (attempt + 1))
-        # still failing: the pub/sub connection will drop too, and this runs again
-
-    def _deliver(self, ch: str, data: str) -> None:
-        subs = self._subs.get(ch)
-        if not subs:
-            return
-        prev, sid, payload = data.split("\n", 2)
-        if prev == "sync":
-            item = _Live(parse_id(sid), None, {}, sync=True)
-            for sub in list(subs):
-                sub.offer(item)
-            return
-        event = json.loads(payload)
-        if sid:
-            event["id"] = sid
-            item = _Live(parse_id(prev), parse_id(sid), event)
-        else:
-            item = _Live(None, None, event)
-        for sub in list(subs):
-            sub.offer(item)
+        return self._feed.count(call_id)
 
     # -- call state ----------------------------------------------------------------
     async def start_call(self, info: CallInfo) -> None:
@@ -829,7 +469,7 @@ class RedisBus:
             raise
         if not h:
             return self._owned.get(call_id)
-        return _info_from_hash(h)
+        return info_from_hash(h)
 
     async def calls(self, status: str | None = None) -> list[CallInfo]:
         r = await self._start()
@@ -842,7 +482,7 @@ class RedisBus:
         gone = []
         for cid, h in zip(ids, hashes, strict=True):
             if h:
-                found[cid] = _info_from_hash(h)
+                found[cid] = info_from_hash(h)
             else:
                 gone.append(cid)
         if gone:
@@ -856,13 +496,8 @@ class RedisBus:
     async def bind_node(self, node_id: str, feedback: FeedbackHandler) -> None:
         """Called by the server at start: this node's id and its local feedback handler."""
         await self._start()
-        old = self.node_id
-        self.node_id = node_id
         self._feedback = feedback
-        if self._ps is not None:
-            with contextlib.suppress(*UNAVAILABLE):
-                await self._ps.subscribe(self._node_key(node_id))
-                await self._ps.unsubscribe(self._node_key(old))
+        await self._feed.rebind(node_id)
 
     async def forward_feedback(self, call_id: str, msg: dict[str, Any],
                                timeout: float = 5.0) -> tuple[str, str] | None:
@@ -922,29 +557,15 @@ class RedisBus:
         if self._r is None:
             return
         await self.flush(timeout)
-        self._closing = True
+        self._closing = self._feed.closing = True
         self._wake.set()
-        for subs in list(self._subs.values()):
-            for s in list(subs):
-                await s.close()
+        await self._feed.close_subscriptions()
         for t in self._tasks:
             t.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
-        for c in (self._r, self._ps_client):
+        for c in (self._r, self._feed.ps_client):
             if c is not None:
                 with contextlib.suppress(Exception):
                     await c.aclose()
         self._r = None
 
-
-def _info_from_hash(h: dict[str, str]) -> CallInfo:
-    meta = json.loads(h.get("meta") or "{}")
-    meta.update(json.loads(h.get("end_meta") or "{}"))
-    return CallInfo(
-        call_id=h["call_id"],
-        status=h.get("status", "active"),
-        started=float(h.get("started") or 0.0),
-        ended=float(h["ended"]) if h.get("ended") else None,
-        node=h.get("node", ""),
-        meta=meta,
-    )
