@@ -5,35 +5,35 @@ Endpoints (see docs/protocol.md):
   ws  /v1/calls/{call_id}/events   agent desktop: everything on the call, feedback in
   GET /healthz, /readyz            liveness and readiness
   GET /v1/calls, /v1/calls/{id}    call state and its durable event log
+
+The HTTP routes (and websocket authorisation) are in `routes`, one softphone
+call's I/O in `live_call`; this module admits calls and desktops and owns
+what they share (model, scheduler, bus, metrics).
 """
 
 from __future__ import annotations
 
 import asyncio
-import bisect
 import contextlib
-import http
 import json
 import logging
-import re
 import signal
 import time
 import uuid
-from collections import OrderedDict, deque
+from collections import OrderedDict
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from websockets.asyncio.server import Server, ServerConnection, serve
-from websockets.datastructures import Headers
 from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 
 from assist.api import Feedback
-from streaming.asr.base import DecodeRequest, Recognizer
+from streaming.asr.base import Recognizer
 from streaming.asr.scheduler import InferenceScheduler
 from streaming.live.protocol import CloseCode, ErrorCode, error_message
-from streaming.live.session import CallSession, Close, Out, Send
+from streaming.live.session import CallSession
 from streaming.options import (
     AsrOptions,
     OptionError,
@@ -43,15 +43,21 @@ from streaming.options import (
 )
 from streaming.service.auth import OPEN, Authenticator, AuthError, Principal
 from streaming.service.bus import CallInfo, EventBus, MemoryBus, SubscriberLagging
+from streaming.service.live_call import LiveCall
 from streaming.service.logs import install_secret_scrubber
 from streaming.service.metrics import ServerMetrics
 from streaming.service.pipeline import CallPipeline
+from streaming.service.routes import CALL_PATH, CONTENT_TYPES, EVENTS_PATH, PAGES, STATIC_DIR
+from streaming.service.routes import process_request as route_request
+
+# names this module has always offered; the call adapter and the routes now live beside it
+__all__ = [
+    "CALL_PATH", "CONTENT_TYPES", "EVENTS_PATH", "PAGES", "STATIC_DIR",
+    "CountingLLM", "LiveCall", "SouffleurServer", "default_assist_factory", "default_capacity",
+]
 
 log = logging.getLogger("souffleur")
 install_secret_scrubber()
-
-EVENTS_PATH = re.compile(r"^/v1/calls/([A-Za-z0-9_.:\-]{1,128})/events$")
-CALL_PATH = re.compile(r"^/v1/calls/([A-Za-z0-9_.:\-]{1,128})$")
 
 
 class SouffleurServer:
@@ -169,65 +175,9 @@ class SouffleurServer:
         self.scheduler.close()
         await self.bus.close()
 
-    # -- HTTP ------------------------------------------------------------------
-    def _authorize(self, connection: ServerConnection, request: Request, action: str,
-                   call_id: str | None = None) -> Response | None:
-        """Authenticate and authorise; the principal is kept on the connection."""
-        query = urlsplit(request.path).query
-        try:
-            p = self.auth.authenticate(request.headers.get("Authorization"), query)
-            self.auth.authorize(p, action, call_id)
-        except AuthError as e:
-            self.metrics.error(f"AUTH_{e.status}")
-            log.warning("denied %s %s: %s", action, urlsplit(request.path).path, e.reason)
-            code = "UNAUTHORIZED" if e.status == 401 else "FORBIDDEN"
-            return _json(connection, e.status, error_message(code, e.reason))
-        connection.principal = p  # type: ignore[attr-defined]
-        return None
-
+    # -- HTTP (routes.py) --------------------------------------------------------
     async def process_request(self, connection: ServerConnection, request: Request) -> Response | None:
-        parts = urlsplit(request.path)
-        path = parts.path
-        upgrade = "websocket" in request.headers.get("Upgrade", "").lower()
-        ev = EVENTS_PATH.match(path)
-        if path == "/v1/listen" or ev:
-            if not upgrade:
-                return _json(connection, 426, {"error": "this endpoint speaks websocket"})
-            if path == "/v1/listen":
-                cid = (parse_qs(parts.query).get("call_id") or [None])[-1]
-                return self._authorize(connection, request, "stream", cid)
-            return self._authorize(connection, request, "read_call", ev.group(1))  # type: ignore[union-attr]
-        if path == "/healthz":
-            return _json(connection, 200, {"status": "ok", "node": self.node_id,
-                                           "uptime_s": round(time.time() - self.started, 1)})
-        if path == "/readyz":
-            ready = not self.draining and not self.scheduler.overloaded()
-            return _json(connection, 200 if ready else 503, self.status())
-        if path == "/v1/calls":
-            if (denied := self._authorize(connection, request, "list_calls")) is not None:
-                return denied
-            calls = await self.bus.calls()
-            return _json(connection, 200, {"calls": [c.to_dict() for c in calls]})
-        if path == "/metrics":
-            if (denied := self._authorize(connection, request, "metrics")) is not None:
-                return denied
-            return _response(200, self.metrics.render(), "text/plain; version=0.0.4; charset=utf-8")
-        if path == "/v1/report":
-            if (denied := self._authorize(connection, request, "report")) is not None:
-                return denied
-            return _json(connection, 200, await asyncio.to_thread(self.audit_report))
-        if path in PAGES or path.startswith("/static/"):
-            return _static(connection, PAGES.get(path, path[len("/static/"):]))
-        m = CALL_PATH.match(path)
-        if m:
-            if (denied := self._authorize(connection, request, "read_call", m.group(1))) is not None:
-                return denied
-            info = await self.bus.call_info(m.group(1))
-            if info is None:
-                return _json(connection, 404, error_message(ErrorCode.UNKNOWN_CALL, f"no call {m.group(1)!r}"))
-            events = await self.bus.history(m.group(1))
-            return _json(connection, 200, {"call": info.to_dict(), "events": events})
-        return _json(connection, 404, error_message(ErrorCode.NOT_FOUND, f"no route for {path}"))
+        return await route_request(self, connection, request)
 
     def audit_report(self) -> dict[str, Any]:
         """Acceptance and correction rates of the AI's suggestions (supervisor view)."""
@@ -439,169 +389,6 @@ class SouffleurServer:
             self.recent.popitem(last=False)
 
 
-class LiveCall:
-    """Adapter between one softphone connection and its `CallSession`."""
-
-    def __init__(self, server: SouffleurServer, ws: ServerConnection, session: CallSession,
-                 principal: Principal = OPEN) -> None:
-        self.server = server
-        self.principal = principal
-        self.started = time.monotonic()
-        self._allowance = server.options.max_messages_per_s  # token bucket for message rate
-        # (audio seconds received so far, wall time): when did the audio of a word arrive
-        self._arrivals: deque[tuple[float, float]] = deque(maxlen=3000)
-        self.ws = ws
-        self.session = session
-        self.call_id = session.call_id
-        self.pipeline: CallPipeline | None = None
-        self._out: asyncio.Queue[Send | Close | None] = asyncio.Queue()
-        self._decodes: set[asyncio.Task] = set()
-        self._closed = asyncio.Event()
-        self.close_code: Close | None = None
-        self.last_activity = time.monotonic()
-        self.connected = True
-
-    async def run(self) -> None:
-        s = self.server
-        lang = self.session.options.language or "en"
-        self.pipeline = CallPipeline(self.call_id, s.bus, s.assist_factory, lang, on_event=s.count_assist_event,
-                                     records=s.segmenter.record)
-        await s.bus.start_call(CallInfo(self.call_id, node=s.node_id, meta={
-            "encoding": self.session.options.encoding, "sample_rate": self.session.options.sample_rate,
-            "channels": self.session.options.channels, "request_id": self.session.request_id}))
-        writer = asyncio.create_task(self._writer())
-        try:
-            await self._read()
-        finally:
-            # Whatever ended the input, everything received is still transcribed.
-            if self.session.closing is None:
-                self.dispatch(self.session.close(CloseCode.NORMAL, "connection ended"))
-            with contextlib.suppress(asyncio.TimeoutError):
-                await asyncio.wait_for(self._closed.wait(), timeout=60)
-            self._out.put_nowait(None)
-            await writer
-            # The transcript is complete and the softphone released: free the call
-            # slot now; the assistant finishes (summary) while new calls come in.
-            self.release()
-            await self.pipeline.finish()
-            await s.bus.end_call(self.call_id, duration=round(self.session.audio_seconds, 3))
-
-    async def _read(self) -> None:
-        """Read until the stream is over; after CloseStream keep reading until the
-        close handshake so late audio gets an Error instead of vanishing silently."""
-        idle = self.server.options.idle_timeout_s
-        while not self._closed.is_set():
-            try:
-                msg = await asyncio.wait_for(self.ws.recv(), timeout=idle)
-            except TimeoutError:
-                if self.session.closing is not None:
-                    continue  # finishing decodes; the writer will close the socket
-                self.dispatch([Send(error_message(
-                    ErrorCode.IDLE, f"no audio or KeepAlive for {idle:g} s; closing the stream"))])
-                self.dispatch(self.session.close(CloseCode.INTERNAL, "idle timeout"))
-                continue
-            except ConnectionClosed:
-                self.connected = False
-                return
-            now = time.monotonic()
-            if self.session.closing is None and (limit := self._limits(now)) is not None:
-                code, text, close = limit
-                self.dispatch([Send(error_message(code, text))])
-                self.dispatch(self.session.close(close, text[:120]))
-                continue
-            self.last_activity = now
-            if isinstance(msg, bytes):
-                self.dispatch(self.session.receive_audio(msg))
-                self._arrivals.append((self.session.audio_seconds, time.time()))
-            elif self.session.closing is None:
-                self.dispatch(self.session.receive_text(msg))
-
-    def _limits(self, now: float) -> tuple[str, str, int] | None:
-        """Message rate (token bucket, 2 s burst) and call duration."""
-        o = self.server.options
-        rate = o.max_messages_per_s
-        self._allowance = min(2 * rate, self._allowance + (now - self.last_activity) * rate)
-        if self._allowance < 1:
-            return ("RATE_LIMITED", f"more than {rate:g} messages per second; send larger frames",
-                    CloseCode.POLICY)
-        self._allowance -= 1
-        if now - self.started > o.max_call_s:
-            return ("CALL_TOO_LONG", f"calls are limited to {o.max_call_s:g} s", CloseCode.POLICY)
-        return None
-
-    def _observe_latency(self, msg: dict[str, Any]) -> None:
-        """Final-word latency as the server sees it: now minus when the word's end arrived."""
-        if not self._arrivals:
-            return
-        now = time.time()
-        arr = self._arrivals
-        for w in msg["channel"]["alternatives"][0]["words"]:
-            i = bisect.bisect_left(arr, (float(w["end"]), 0.0))
-            if i < len(arr):
-                self.server.metrics.final_latency.observe(max(0.0, now - arr[i][1]))
-
-    def release(self) -> None:
-        """Free this call's slot: its transcript is complete."""
-        if self.server.calls.get(self.call_id) is self:
-            del self.server.calls[self.call_id]
-            if self.pipeline is not None:  # feedback still reaches the assistant
-                self.server.remember(self.pipeline)
-
-    async def drain(self, reason: str) -> None:
-        """Server shutdown: flush this call and close it with 1001."""
-        if self.session.closing is None:
-            self.dispatch([Send(error_message(ErrorCode.SHUTTING_DOWN, reason))])
-            self.dispatch(self.session.close(CloseCode.GOING_AWAY, reason))
-        with contextlib.suppress(asyncio.TimeoutError):
-            await asyncio.wait_for(self._closed.wait(), timeout=30)
-
-    def dispatch(self, outs: list[Out]) -> None:
-        """Route session outputs: messages to the writer, work to the scheduler."""
-        for o in outs:
-            if isinstance(o, DecodeRequest):
-                t = asyncio.create_task(self._decode(o))
-                self._decodes.add(t)
-                t.add_done_callback(self._decodes.discard)
-            else:
-                self._out.put_nowait(o)
-
-    async def _decode(self, req: DecodeRequest) -> None:
-        hyp = await self.server.scheduler.decode(req)
-        if hyp is not None:
-            m = self.server.metrics
-            m.queue_wait.labels(kind=req.kind).observe(hyp.queue_seconds)
-            m.decode.observe(hyp.decode_seconds)
-        self.dispatch(self.session.on_result(req, hyp))
-
-    async def _writer(self) -> None:
-        """Send in order, publish to the bus; a dead socket never stops the bus side."""
-        assert self.pipeline is not None
-        while True:
-            item = await self._out.get()
-            if item is None:
-                return
-            if isinstance(item, Close):
-                self.close_code = item
-                self.release()
-                if self.connected:
-                    with contextlib.suppress(ConnectionClosed):
-                        await self.ws.close(item.code, item.reason[:120])
-                self._closed.set()
-                continue
-            msg = item.message
-            if msg.get("type") == "Results" and msg.get("is_final") and msg["channel"]["alternatives"][0]["words"]:
-                self.server.metrics.finals.inc()
-                self._observe_latency(msg)
-            if msg.get("type") == "Error":
-                self.server.metrics.error(msg.get("err_code", "?"))
-            if self.connected and (not item.record or self.session.send_records):
-                try:
-                    await self.ws.send(json.dumps(msg))
-                except ConnectionClosed:
-                    self.connected = False
-            await self.pipeline.publish(msg)
-
-
 def _malloc_trim():
     """glibc's malloc_trim, or None elsewhere (musl, macOS)."""
     try:
@@ -657,32 +444,6 @@ class CountingLLM:
     async def complete(self, messages: list[dict[str, str]], *, timeout: float | None = None) -> str:
         self.metrics.llm_calls.inc()
         return await self.inner.complete(messages, timeout=timeout)
-
-
-STATIC_DIR = Path(__file__).resolve().parent / "static"
-PAGES = {"/agent": "agent.html", "/supervisor": "supervisor.html", "/": "index.html"}
-CONTENT_TYPES = {".html": "text/html; charset=utf-8", ".js": "text/javascript; charset=utf-8",
-                 ".css": "text/css; charset=utf-8", ".svg": "image/svg+xml", ".png": "image/png",
-                 ".json": "application/json"}
-
-
-def _static(connection: ServerConnection, name: str) -> Response:
-    """Serve a file of the web overlay (no build step: plain HTML/JS/CSS)."""
-    path = (STATIC_DIR / name).resolve()
-    if STATIC_DIR not in path.parents or not path.is_file():
-        return _json(connection, 404, error_message(ErrorCode.NOT_FOUND, f"no page {name!r}"))
-    return _response(200, path.read_bytes(), CONTENT_TYPES.get(path.suffix, "application/octet-stream"))
-
-
-def _json(connection: ServerConnection, status: int, body: Any) -> Response:
-    return _response(status, (json.dumps(body) + "\n").encode(), "application/json")
-
-
-def _response(status: int, body: bytes, content_type: str) -> Response:
-    st = http.HTTPStatus(status)
-    headers = Headers([("Content-Type", content_type), ("Content-Length", str(len(body))),
-                       ("Cache-Control", "no-cache")])
-    return Response(st.value, st.phrase, headers, body)
 
 
 async def _send(ws: ServerConnection, msg: dict[str, Any]) -> None:

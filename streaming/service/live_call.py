@@ -1,0 +1,210 @@
+"""One softphone call's websocket I/O: read audio, send results in order, publish them.
+
+Kept apart from `SouffleurServer` (which admits calls and owns what they share)
+because this is the per-call hot path: backpressure, rate limits, idle and
+length limits, and the guarantee that a dead socket never stops the call's
+transcript from reaching the bus.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import bisect
+import contextlib
+import json
+import time
+from collections import deque
+from typing import Any, Protocol
+
+from websockets.asyncio.server import ServerConnection
+from websockets.exceptions import ConnectionClosed
+
+from streaming.asr.base import DecodeRequest
+from streaming.asr.scheduler import InferenceScheduler
+from streaming.live.protocol import CloseCode, ErrorCode, error_message
+from streaming.live.session import CallSession, Close, Out, Send
+from streaming.options import SegmenterOptions, ServerOptions
+from streaming.service.auth import OPEN, Principal
+from streaming.service.bus import CallInfo, EventBus
+from streaming.service.metrics import ServerMetrics
+from streaming.service.pipeline import CallPipeline
+
+
+class CallHost(Protocol):
+    """What a call uses of the server that admitted it (`SouffleurServer`)."""
+
+    options: ServerOptions
+    segmenter: SegmenterOptions
+    scheduler: InferenceScheduler
+    bus: EventBus
+    metrics: ServerMetrics
+    assist_factory: Any
+    node_id: str
+    calls: dict[str, LiveCall]
+
+    def count_assist_event(self, e: dict[str, Any]) -> None: ...
+
+    def remember(self, pipeline: CallPipeline) -> None: ...
+
+
+class LiveCall:
+    """Adapter between one softphone connection and its `CallSession`."""
+
+    def __init__(self, server: CallHost, ws: ServerConnection, session: CallSession,
+                 principal: Principal = OPEN) -> None:
+        self.server = server
+        self.principal = principal
+        self.started = time.monotonic()
+        self._allowance = server.options.max_messages_per_s  # token bucket for message rate
+        # (audio seconds received so far, wall time): when did the audio of a word arrive
+        self._arrivals: deque[tuple[float, float]] = deque(maxlen=3000)
+        self.ws = ws
+        self.session = session
+        self.call_id = session.call_id
+        self.pipeline: CallPipeline | None = None
+        self._out: asyncio.Queue[Send | Close | None] = asyncio.Queue()
+        self._decodes: set[asyncio.Task] = set()
+        self._closed = asyncio.Event()
+        self.close_code: Close | None = None
+        self.last_activity = time.monotonic()
+        self.connected = True
+
+    async def run(self) -> None:
+        s = self.server
+        lang = self.session.options.language or "en"
+        self.pipeline = CallPipeline(self.call_id, s.bus, s.assist_factory, lang, on_event=s.count_assist_event,
+                                     records=s.segmenter.record)
+        await s.bus.start_call(CallInfo(self.call_id, node=s.node_id, meta={
+            "encoding": self.session.options.encoding, "sample_rate": self.session.options.sample_rate,
+            "channels": self.session.options.channels, "request_id": self.session.request_id}))
+        writer = asyncio.create_task(self._writer())
+        try:
+            await self._read()
+        finally:
+            # Whatever ended the input, everything received is still transcribed.
+            if self.session.closing is None:
+                self.dispatch(self.session.close(CloseCode.NORMAL, "connection ended"))
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(self._closed.wait(), timeout=60)
+            self._out.put_nowait(None)
+            await writer
+            # The transcript is complete and the softphone released: free the call
+            # slot now; the assistant finishes (summary) while new calls come in.
+            self.release()
+            await self.pipeline.finish()
+            await s.bus.end_call(self.call_id, duration=round(self.session.audio_seconds, 3))
+
+    async def _read(self) -> None:
+        """Read until the stream is over; after CloseStream keep reading until the
+        close handshake so late audio gets an Error instead of vanishing silently."""
+        idle = self.server.options.idle_timeout_s
+        while not self._closed.is_set():
+            try:
+                msg = await asyncio.wait_for(self.ws.recv(), timeout=idle)
+            except TimeoutError:
+                if self.session.closing is not None:
+                    continue  # finishing decodes; the writer will close the socket
+                self.dispatch([Send(error_message(
+                    ErrorCode.IDLE, f"no audio or KeepAlive for {idle:g} s; closing the stream"))])
+                self.dispatch(self.session.close(CloseCode.INTERNAL, "idle timeout"))
+                continue
+            except ConnectionClosed:
+                self.connected = False
+                return
+            now = time.monotonic()
+            if self.session.closing is None and (limit := self._limits(now)) is not None:
+                code, text, close = limit
+                self.dispatch([Send(error_message(code, text))])
+                self.dispatch(self.session.close(close, text[:120]))
+                continue
+            self.last_activity = now
+            if isinstance(msg, bytes):
+                self.dispatch(self.session.receive_audio(msg))
+                self._arrivals.append((self.session.audio_seconds, time.time()))
+            elif self.session.closing is None:
+                self.dispatch(self.session.receive_text(msg))
+
+    def _limits(self, now: float) -> tuple[str, str, int] | None:
+        """Message rate (token bucket, 2 s burst) and call duration."""
+        o = self.server.options
+        rate = o.max_messages_per_s
+        self._allowance = min(2 * rate, self._allowance + (now - self.last_activity) * rate)
+        if self._allowance < 1:
+            return ("RATE_LIMITED", f"more than {rate:g} messages per second; send larger frames",
+                    CloseCode.POLICY)
+        self._allowance -= 1
+        if now - self.started > o.max_call_s:
+            return ("CALL_TOO_LONG", f"calls are limited to {o.max_call_s:g} s", CloseCode.POLICY)
+        return None
+
+    def _observe_latency(self, msg: dict[str, Any]) -> None:
+        """Final-word latency as the server sees it: now minus when the word's end arrived."""
+        if not self._arrivals:
+            return
+        now = time.time()
+        arr = self._arrivals
+        for w in msg["channel"]["alternatives"][0]["words"]:
+            i = bisect.bisect_left(arr, (float(w["end"]), 0.0))
+            if i < len(arr):
+                self.server.metrics.final_latency.observe(max(0.0, now - arr[i][1]))
+
+    def release(self) -> None:
+        """Free this call's slot: its transcript is complete."""
+        if self.server.calls.get(self.call_id) is self:
+            del self.server.calls[self.call_id]
+            if self.pipeline is not None:  # feedback still reaches the assistant
+                self.server.remember(self.pipeline)
+
+    async def drain(self, reason: str) -> None:
+        """Server shutdown: flush this call and close it with 1001."""
+        if self.session.closing is None:
+            self.dispatch([Send(error_message(ErrorCode.SHUTTING_DOWN, reason))])
+            self.dispatch(self.session.close(CloseCode.GOING_AWAY, reason))
+        with contextlib.suppress(asyncio.TimeoutError):
+            await asyncio.wait_for(self._closed.wait(), timeout=30)
+
+    def dispatch(self, outs: list[Out]) -> None:
+        """Route session outputs: messages to the writer, work to the scheduler."""
+        for o in outs:
+            if isinstance(o, DecodeRequest):
+                t = asyncio.create_task(self._decode(o))
+                self._decodes.add(t)
+                t.add_done_callback(self._decodes.discard)
+            else:
+                self._out.put_nowait(o)
+
+    async def _decode(self, req: DecodeRequest) -> None:
+        hyp = await self.server.scheduler.decode(req)
+        if hyp is not None:
+            m = self.server.metrics
+            m.queue_wait.labels(kind=req.kind).observe(hyp.queue_seconds)
+            m.decode.observe(hyp.decode_seconds)
+        self.dispatch(self.session.on_result(req, hyp))
+
+    async def _writer(self) -> None:
+        """Send in order, publish to the bus; a dead socket never stops the bus side."""
+        assert self.pipeline is not None
+        while True:
+            item = await self._out.get()
+            if item is None:
+                return
+            if isinstance(item, Close):
+                self.close_code = item
+                self.release()
+                if self.connected:
+                    with contextlib.suppress(ConnectionClosed):
+                        await self.ws.close(item.code, item.reason[:120])
+                self._closed.set()
+                continue
+            msg = item.message
+            if msg.get("type") == "Results" and msg.get("is_final") and msg["channel"]["alternatives"][0]["words"]:
+                self.server.metrics.finals.inc()
+                self._observe_latency(msg)
+            if msg.get("type") == "Error":
+                self.server.metrics.error(msg.get("err_code", "?"))
+            if self.connected and (not item.record or self.session.send_records):
+                try:
+                    await self.ws.send(json.dumps(msg))
+                except ConnectionClosed:
+                    self.connected = False
+            await self.pipeline.publish(msg)
