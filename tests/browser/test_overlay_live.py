@@ -2,7 +2,7 @@
 bundled Whisper model, the offline assistant), the agent overlay and the supervisor
 view following it live.
 
-One call is streamed per module (dev_en_01 from ../shared/assist, 3x real time) and
+One call is streamed per module (the call bundled for `souffleur demo`, 3x real time) and
 the tests below look at it in order: transcript turns against the server's own log
 after the overlay's connection was killed and restored mid-call, a form value and
 its evidence highlight, hints, the summary, accept/edit/dismiss recorded in the
@@ -23,20 +23,20 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import SHARED, ServerThread
+from tests.conftest import ServerThread
 
 from .conftest import save_screenshot, watch_errors
 
 pytestmark = pytest.mark.browser
 
 ROOT = Path(__file__).resolve().parents[2]
-# a realistic labelled call when ../shared is there, else the call bundled for `souffleur demo`
-RECORDING = next((p for p in (SHARED / "assist" / "dev_en_01.stereo16k.flac",
-                              ROOT / "streaming" / "demo_call" / "call.ogg") if p.exists()), None)
+# the scripted call bundled for `souffleur demo` (in the package: every checkout has it)
+DEMO = ROOT / "streaming" / "demo_call"
+RECORDING = DEMO / "call.ogg"
 SPEED = 3.0
 TOKEN = "t0k3n-passed-through"
 WAIT_MS = 150_000
-CORRECTIONS = {"email": "nathan.greaves@example.com", "full_name": "Nathan Greaves"}
+CORRECTIONS = json.loads((DEMO / "call.json").read_text(encoding="utf-8"))["form"]  # what the agent types
 
 
 def http_json(url: str) -> dict:
@@ -51,9 +51,67 @@ def server_finals(srv: ServerThread, call_id: str) -> list[tuple[str, str]]:
             if e["type"] == "Results" and e.get("is_final") and e["channel"]["alternatives"][0]["transcript"].strip()]
 
 
+def server_transcript(srv: ServerThread, call_id: str) -> list[tuple[str, str]]:
+    """(id, text) of the transcript the server's durable log describes: final pieces as they
+    were committed, each `Record` (the transcript of record) in place of the live pieces it
+    names, the first keeping its place and the rest removed (what a desktop must show)."""
+    shown: list[tuple[str, str]] = []
+    for e in http_json(f"{srv.http}/v1/calls/{call_id}")["events"]:
+        if not (e["type"] == "Record" or (e["type"] == "Results" and e.get("is_final"))):
+            continue
+        sid, text = e["segment_id"], e["channel"]["alternatives"][0]["transcript"].strip()
+        if sid in dict(shown):
+            continue  # a replayed record
+        replaces = set(e.get("replaces", ()))
+        at = [i for i, (s, _) in enumerate(shown) if s in replaces]
+        if not at:  # a final piece, or a record with nothing live left to replace
+            if text:
+                shown.append((sid, text))
+            continue
+        shown = (shown[:at[0]] + ([(sid, text)] if text else [])
+                 + [x for x in shown[at[0] + 1:] if x[0] not in replaces])
+    return shown
+
+
 def page_segments(page) -> list[tuple[str, str]]:
     return [tuple(x) for x in page.eval_on_selector_all(
         "#transcript .seg", "els => els.map(e => [e.dataset.seg, e.dataset.text])")]
+
+
+def evidence_marks(page, evidence: list[dict]) -> list[tuple[str, str]]:
+    """(piece id, marked text) the overlay must show for `evidence`, in page order.
+
+    An item's segment_id names the span its offsets start in: a `Record` (the transcript of
+    record, the default), which replaced its live pieces with one span; or, with records off,
+    the first final piece of an utterance, the offsets then running over that utterance's
+    pieces joined by single spaces (docs/protocol.md). The words may then lie in a later piece
+    than the one the id names: a name said after "Yes, my name is" is a piece of its own when
+    the words were committed one or two at a time.
+    """
+    pieces = page.eval_on_selector_all(
+        "#transcript .seg", "els => els.map(e => [e.dataset.seg, e.dataset.text, e.closest('.turn').dataset.speaker])")
+    ranges: dict[str, list[tuple[int, int]]] = {}
+    for ev in evidence:
+        at = [p[0] for p in pieces].index(ev["segment_id"])
+        own = [p for p in pieces[at:] if p[2] == pieces[at][2]]  # the rest of that speaker's pieces
+        a, b = ev["char_start"], ev["char_end"]
+        joined, offset = " ".join(p[1] for p in own), 0
+        assert joined[a:b] == ev["text"], (ev, joined[:b + 20])
+        for sid, text, _ in own:
+            lo, hi = max(a - offset, 0), min(b - offset, len(text))
+            if hi > lo:
+                ranges.setdefault(sid, []).append((lo, hi))
+            offset += len(text) + 1
+            if offset >= b:
+                break
+    out = []
+    for sid, text, _ in pieces:
+        end = 0
+        for lo, hi in sorted(ranges.get(sid, [])):
+            if lo >= end:  # overlapping ranges: the first one wins (TranscriptView._mark)
+                out.append((sid, text[lo:hi]))
+                end = hi
+    return out
 
 
 class Link:
@@ -86,14 +144,13 @@ class Link:
 @pytest.fixture(scope="module")
 def live(recognizer, browser, tmp_path_factory):
     """Stream the call with the overlay open; cut its connection for a few seconds mid-call."""
-    if RECORDING is None:
-        pytest.skip("no recording: neither ../shared/assist nor streaming/demo_call is present")
     from streaming.client import stream_file
     from streaming.options import AsrOptions, ServerOptions
     from streaming.service.pipeline import CallPipeline
     from streaming.service.server import SouffleurServer
 
-    # the assistant reads utterances (the default; SOUFFLEUR_ASSIST_UTTERANCES=0 would turn it off)
+    # the assistant reads the transcript of record (the default); with records off it would read
+    # utterances grouped from the final pieces (SOUFFLEUR_ASSIST_UTTERANCES=0 turns that off too)
     grouped = CallPipeline.group_utterances
     CallPipeline.group_utterances = True
 
@@ -120,7 +177,12 @@ def live(recognizer, browser, tmp_path_factory):
     phone.start()
 
     # mid-call: the agent's network drops for a few seconds while the call goes on
-    page.wait_for_function("() => window.souffleur.model.segmentCount() >= 25", timeout=WAIT_MS)
+    # (a third of the demo call's ~70 final pieces; the page shows fewer spans, as each
+    # utterance's transcript of record replaces its pieces)
+    page.wait_for_function("() => window.souffleur.model.segmentCount() >= 1", timeout=WAIT_MS)
+    deadline = time.monotonic() + WAIT_MS / 1000
+    while len(server_finals(srv, call_id)) < 20 and time.monotonic() < deadline:
+        page.wait_for_timeout(250)
     finals_at_cut = len(server_finals(srv, call_id))
     link.cut()
     page.wait_for_selector('.conn[data-state="reconnecting"]')
@@ -173,7 +235,9 @@ def test_transcript_has_every_turn_once_after_the_connection_came_back(live):
     assert f"since={live['cut_at']}" in since_urls[0]
     assert all(f"token={TOKEN}" in u for u in link.urls)  # the page's token goes to the websocket
 
-    expected = server_finals(live["srv"], live["call_id"])
+    expected = server_transcript(live["srv"], live["call_id"])
+    finals = dict(server_finals(live["srv"], live["call_id"]))
+    assert [sid for sid, _ in expected if sid not in finals], "no transcript of record replaced live pieces"
     shown = page_segments(page)
     assert len(shown) == len({sid for sid, _ in shown}), "a transcript piece is shown twice"
     assert shown == expected  # none missing, none extra, same order, same words
@@ -194,11 +258,11 @@ def test_form_value_highlights_the_words_it_came_from(live):
     assert field.locator(".conf").inner_text() == f"{round(fv['confidence'] * 100)}%"
     assert page.locator("#transcript mark").count() == 0
     field.locator(".value").click()
-    # evidence points into an utterance (its first piece's id, offsets over the joined pieces)
+    # evidence points into an utterance (its first piece's id, offsets over the joined pieces):
+    # exactly the quoted words are marked, in whichever pieces of that utterance they are
     marks = page.eval_on_selector_all("#transcript mark.evidence",
                                       "els => els.map(m => [m.parentElement.dataset.seg, m.textContent])")
-    ev = fv["evidence"][0]
-    assert marks and marks[0][0] == ev["segment_id"]
+    assert [tuple(m) for m in marks] == evidence_marks(page, fv["evidence"]), (marks, fv["evidence"])
     marked_words = " ".join(t for _, t in marks)
     for item in fv["evidence"]:
         assert item["text"] in marked_words
@@ -250,7 +314,8 @@ def test_accept_edit_dismiss_reach_the_audit_trail_and_report(live):
     if page.locator(cards).count():
         accepted = page.locator(cards).first.get_attribute("data-sid")
         page.locator(cards).first.locator("button.accept").click()
-        page.wait_for_selector(f'[data-sid="{accepted}"].fb-accept')
+        # settled (the server recorded it): hint and knowledge cards both say so in their meta line
+        page.wait_for_selector(f'[data-sid="{accepted}"] .meta:has-text("accepted")')
     # the summary, corrected by the agent
     edited = page.locator("#summary-text").input_value() + "\nAgent: customer asked for a callback."
     page.locator("#summary-text").fill(edited)

@@ -147,6 +147,9 @@ def test_transcript_view_renders_highlights_and_trims(page):
       // utterance-level evidence: offsets over the pieces "My email is" + " " + "ann at example dot com."
       out.found3 = v.highlight([{segment_id: "1-2", char_start: 3, char_end: 26, text: "email is ann at example"}]);
       out.spread = [...root.querySelectorAll("mark")].map(m => [m.parentElement.dataset.seg, m.textContent]);
+      // the utterance's id names its first piece; the words may all lie in a later one
+      out.found5 = v.highlight([{segment_id: "1-2", char_start: 12, char_end: 34, text: "ann at example dot com"}]);
+      out.later = [...root.querySelectorAll("mark")].map(m => [m.parentElement.dataset.seg, m.textContent]);
       // two items in one piece keep both marks
       out.found4 = v.highlight([{segment_id: "0-1", char_start: 0, char_end: 7, text: "Harbour"},
                                 {segment_id: "0-1", char_start: 18, char_end: 21, text: "can"}]);
@@ -170,6 +173,7 @@ def test_transcript_view_renders_highlights_and_trims(page):
     assert r["found"] == 1 and r["mark"] == "ann at example dot com" and r["markSeg"] == "1-3"
     assert r["found2"] == 1 and r["mark2"] == "how can I help" and r["marks"] == 1
     assert r["found3"] == 1 and r["spread"] == [["1-2", "email is"], ["1-3", "ann at example"]]
+    assert r["found5"] == 1 and r["later"] == [["1-3", "ann at example dot com"]]
     assert r["found4"] == 2 and r["both"] == ["Harbour", "can"]
     assert r["pieceText"] == "Harbour Bank, how can I help?"
     assert r["cleared"] == 0 and r["notFound"] == 0
