@@ -1,6 +1,7 @@
 """Shared fixtures: the real model (loaded once), real servers in threads, real speech.
 
-Speech comes from the recordings in ../shared/audio and from espeak-ng. Servers
+Speech comes from the recordings in tests/data (see tests/data/ATTRIBUTION.md) and
+from espeak-ng; nothing outside the checkout is read. Servers
 run in a background thread with their own event loop, so a test talks to them
 over real websockets exactly like a softphone would.
 """
@@ -8,7 +9,6 @@ over real websockets exactly like a softphone would.
 from __future__ import annotations
 
 import asyncio
-import os
 import shutil
 import subprocess
 import threading
@@ -24,8 +24,8 @@ from streaming.audio.files import load_audio
 from streaming.options import AsrOptions, SegmenterOptions, ServerOptions
 
 ROOT = Path(__file__).resolve().parents[1]
-SHARED = Path(os.environ.get("SOUFFLEUR_SHARED", ROOT.parent / "shared"))
-AUDIO = SHARED / "audio"
+DATA = ROOT / "tests" / "data"  # the test corpus, in the checkout (tests/data/ATTRIBUTION.md)
+AUDIO = DATA / "audio"
 
 
 @pytest.fixture(scope="session")
@@ -128,7 +128,7 @@ def silence(seconds: float, rate: int, channels: int = 1) -> np.ndarray:
 
 
 def clip(name: str) -> tuple[np.ndarray, int, str]:
-    """A shared recording with its reference transcript."""
+    """A recording under tests/data/audio with its reference transcript (NAME.txt beside it)."""
     path = AUDIO / name
     audio, rate = load_audio(path)
     ref = path.with_suffix(".txt")

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pytest
-
 from assist.types import Segment
+from tests.conftest import DATA
 
-SHARED = Path(__file__).resolve().parents[3] / "shared" / "assist"
+DEV_CALLS = DATA / "assist"  # the labelled dev calls, copied into the checkout (tests/data/ATTRIBUTION.md)
 OWN_CALLS = Path(__file__).resolve().parent / "calls"
 
 
@@ -23,8 +22,8 @@ def script(lines: list[str], language: str = "en", call_id: str = "test") -> lis
     return out
 
 
-def shared_calls() -> list[Path]:
-    """The dev split's labelled calls; skips the test where the shared folder is absent."""
-    if not SHARED.exists():
-        pytest.skip("shared dev calls not available")
-    return sorted(p for p in SHARED.glob("dev_*.json") if not p.name.endswith(".timing.json"))
+def dev_calls() -> list[Path]:
+    """The dev split's labelled calls (tests/data/assist); never empty."""
+    paths = sorted(p for p in DEV_CALLS.glob("dev_*.json") if not p.name.endswith(".timing.json"))
+    assert paths, f"no labelled calls in {DEV_CALLS}"
+    return paths

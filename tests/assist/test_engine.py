@@ -9,7 +9,7 @@ import pytest
 
 from assist.engine import AssistSession
 from assist.transcript_io import list_calls, load_transcript
-from tests.assist.helpers import OWN_CALLS, script, shared_calls
+from tests.assist.helpers import OWN_CALLS, dev_calls, script
 
 EVENT_TYPES = {"FormValue", "Hint", "KnowledgeAnswer", "Alert", "Sentiment", "Summary",
                "FeedbackRecorded", "AssistNotice"}
@@ -39,7 +39,9 @@ def check_contract(events: list[dict], segments) -> None:
 
 
 def test_dev_calls_end_to_end():
-    for path in shared_calls():
+    paths = dev_calls()
+    assert {p.stem for p in paths} >= {"dev_en_01", "dev_nl_01"}
+    for path in paths:
         s, events, t = run_file(path)
         lab = t.labels
         check_contract(events, t.segments)
@@ -65,9 +67,7 @@ def test_own_calls_contract_and_escalation():
 
 
 def dev_call(stem: str) -> Path:
-    path = next((p for p in shared_calls() if p.stem == stem), None)
-    if path is None:
-        pytest.skip(f"{stem} missing")
+    [path] = [p for p in dev_calls() if p.stem == stem]
     return path
 
 

@@ -8,10 +8,10 @@ from pathlib import Path
 import pytest
 
 from assist.redact import Redactor
+from tests.assist.helpers import dev_calls
 
 ROOT = Path(__file__).resolve().parents[2]
-SHARED = ROOT.parent / "shared" / "assist"
-CALLS = sorted(p for p in SHARED.glob("dev_*.json") if not p.name.endswith(".timing.json")) + sorted(
+CALLS = dev_calls() + sorted(
     (ROOT / "tests" / "assist" / "data").glob("*.json")) + sorted((ROOT / "tests" / "assist" / "calls").glob("*.json"))
 
 

@@ -188,8 +188,8 @@ def test_worker_killed_mid_job_the_job_completes_elsewhere_once(tmp_path):
 
     prefix = f"souffleur-test:{uuid.uuid4().hex[:8]}:"
     env = {"SOUFFLEUR_REDIS_PREFIX": prefix, "REDIS_URL": "redis://127.0.0.1:6379/0"}
-    files = [AUDIO / "group3_long" / "ljspeech_LJ001-0001_0016_concat.wav",
-             AUDIO / "group3_long" / "moonshine_two_cities_librivox.wav"]
+    files = [AUDIO / "long" / "ljspeech_LJ001-0001_0016_concat.flac",
+             AUDIO / "long" / "moonshine_two_cities_librivox.flac"]
     out = tmp_path / "out"
     q = JobQueue(env["REDIS_URL"], prefix)
     w1 = w2 = None

@@ -114,7 +114,7 @@ def test_bus_buffers_through_an_outage_and_reports_what_it_could_not_keep(tmp_pa
 def _lj_excerpt(seconds: float) -> tuple[np.ndarray, int]:
     from streaming.audio.files import load_audio
 
-    x, rate = load_audio(AUDIO / "group3_long" / "ljspeech_LJ001-0001_0016_concat.wav")
+    x, rate = load_audio(AUDIO / "long" / "ljspeech_LJ001-0001_0016_concat.flac")
     return np.concatenate([x[: int(seconds * rate)], np.zeros((rate, x.shape[1]), np.float32)]), rate
 
 

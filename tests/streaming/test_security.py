@@ -29,7 +29,7 @@ from tests.conftest import clip, run, silence
 SECRET = "test-token-secret-0123456789abcdef"
 PHONE_KEY = "pbx-key-0123456789abcdef"
 SUP_KEY = "ops-key-0123456789abcdef"
-LJ2 = "group1_read/ljspeech/LJ001-0002.wav"
+LJ2 = "ljspeech/LJ001-0002.flac"
 
 
 def _auth() -> Authenticator:
@@ -213,7 +213,7 @@ def test_metrics_after_a_call(server):
 
 def test_graceful_shutdown_flushes_and_closes_1001(server_factory):
     srv = server_factory()
-    audio, rate, ref = clip("group1_read/ljspeech/LJ001-0001.wav")
+    audio, rate, ref = clip("ljspeech/LJ001-0001.flac")
     frames = audio_frames(audio, rate)
     url = listen_url(srv.url, encoding="linear16", sample_rate=rate, channels=1, call_id="shut-1")
 

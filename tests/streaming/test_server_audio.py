@@ -13,8 +13,8 @@ from streaming.audio.codecs import resample
 from streaming.client import audio_frames, listen_url, stream_frames
 from tests.conftest import clip, espeak, run, silence
 
-LJ2 = "group1_read/ljspeech/LJ001-0002.wav"  # "in being comparatively modern."
-LJ8 = "group1_read/ljspeech/LJ001-0008.wav"
+LJ2 = "ljspeech/LJ001-0002.flac"  # "in being comparatively modern."
+LJ8 = "ljspeech/LJ001-0008.flac"
 
 
 def _stream(url: str, audio: np.ndarray, rate: int, encoding: str = "linear16", **params):
@@ -66,7 +66,7 @@ def test_results_have_deepgram_shape(server):
 
 
 def test_stereo_channels_are_transcribed_separately_with_speakers(server):
-    audio, rate, ref = clip("group2_conversational/faster_whisper/stereo_diarization.wav")
+    audio, rate, ref = clip("stereo/stereo_diarization.flac")
     refs = dict(line.split(":", 1) for line in ref.splitlines())
     res = _stream(server.url, _with_tail(audio, rate), rate, multichannel=True)
     left, right = res.transcript(0), res.transcript(1)
@@ -78,7 +78,7 @@ def test_stereo_channels_are_transcribed_separately_with_speakers(server):
 
 
 def test_roles_are_configurable(server):
-    audio, rate, _ = clip("group2_conversational/faster_whisper/stereo_diarization.wav")
+    audio, rate, _ = clip("stereo/stereo_diarization.flac")
     res = _stream(server.url, _with_tail(audio, rate), rate, roles="customer,agent")
     speakers = {m["channel_index"][0]: m["speaker"] for m in res.finals() if m["channel"]["alternatives"][0]["words"]}
     assert speakers == {0: "customer", 1: "agent"}
@@ -135,7 +135,7 @@ def test_every_utterance_gets_a_final_and_one_speech_final(server):
 
 def test_words_become_final_before_a_long_utterance_ends(server):
     """Early commits: in a 10 s sentence, words turn final while it is still being spoken."""
-    audio, rate, ref = clip("group1_read/ljspeech/LJ001-0001.wav")
+    audio, rate, ref = clip("ljspeech/LJ001-0001.flac")
     x = _with_tail(audio, rate)
     frames = audio_frames(x, rate)
     url = listen_url(server.url, encoding="linear16", sample_rate=rate, channels=1)

@@ -18,7 +18,7 @@ from streaming.asr.textnorm import wer
 from streaming.client import audio_frames, listen_url, stream_frames
 from tests.conftest import clip, run, silence
 
-LJ2 = "group1_read/ljspeech/LJ001-0002.wav"
+LJ2 = "ljspeech/LJ001-0002.flac"
 
 
 async def _talk(url: str, sends: list, *, read_timeout: float = 30.0):
