@@ -2,7 +2,11 @@
 queue with a worker killed mid-job.
 
 Inputs are synthesised from known scripts (espeak-ng) in several containers and
-rates, so every expectation comes from the script, not from the transcriber.
+rates, so every expectation comes from the script, not from the transcriber. How
+well the small model hears robotic 8 kHz speech varies with the CPU (int8 kernels
+differ: "billing team" was heard as "milling team" on one machine), so accuracy is
+checked against plain faster-whisper on the same audio ("batch is as accurate as
+offline"), with only a loose absolute bound beside it.
 """
 
 from __future__ import annotations
@@ -23,6 +27,8 @@ import soundfile as sf
 
 from streaming.asr.textnorm import wer
 from streaming.audio.codecs import encode_samples, resample
+from streaming.audio.files import load_audio
+from streaming.options import AsrOptions
 from tests.conftest import AUDIO, espeak
 from tests.streaming.nodes import ROOT, drop_keys, need_redis, stereo_call, wait_until
 
@@ -57,6 +63,42 @@ def recordings(tmp_path_factory) -> dict[str, Path]:
     return {"call": d / "call.wav", "ulaw": d / "note.ulaw", "mp3": sub / "memo.mp3", "dir": d}
 
 
+# batch may be this much worse than offline faster-whisper on the same audio (3 words in 30),
+# or two words, whichever is more (one speaker says 19 words)
+MARGIN = 0.1
+MARGIN_WORDS = 2
+# and never worse than this: tiny.en hears this 8 kHz espeak speech at 0.15-0.35 WER; a swapped
+# channel, a lost turn or garbage is far above it
+SANITY = 0.6
+
+
+@pytest.fixture(scope="module")
+def offline(recordings, tmp_path_factory) -> dict[str, str]:
+    """Plain faster-whisper on the same audio: the same bundled model, int8 on the CPU, beam 5,
+    English, its defaults otherwise. Keys: agent/customer (the call's channels), ulaw, mp3."""
+    from faster_whisper import WhisperModel, decode_audio
+
+    model = WhisperModel(AsrOptions().model_path(), device="cpu", compute_type="int8", cpu_threads=2)
+
+    def text(audio: np.ndarray) -> str:
+        segments, _ = model.transcribe(audio, beam_size=5, language="en")
+        return " ".join(s.text.strip() for s in segments)
+
+    left, right = decode_audio(str(recordings["call"]), split_stereo=True)  # PyAV resamples to 16 kHz
+    x, rate = load_audio(recordings["ulaw"])  # headerless µ-law: only its decoding is ours
+    ulaw = tmp_path_factory.mktemp("offline") / "note.wav"
+    sf.write(ulaw, x, rate, subtype="FLOAT")
+    return {"agent": text(left), "customer": text(right), "ulaw": text(decode_audio(str(ulaw))),
+            "mp3": text(decode_audio(str(recordings["mp3"])))}
+
+
+def as_accurate_as_offline(said: str, got: str, offline_text: str) -> None:
+    ours, theirs = wer(said, got), wer(said, offline_text)
+    margin = max(MARGIN, MARGIN_WORDS / len(said.split()))
+    assert ours <= theirs + margin and ours < SANITY, (
+        f"WER {ours:.2f} vs offline {theirs:.2f}\n said: {said}\nbatch: {got}\n offl: {offline_text}")
+
+
 SRT_CUE = re.compile(r"^(\d+)\n(\d\d:\d\d:\d\d,\d{3}) --> (\d\d:\d\d:\d\d,\d{3})\n(.+)$")
 VTT_CUE = re.compile(r"^(\d\d:\d\d:\d\d\.\d{3}) --> (\d\d:\d\d:\d\d\.\d{3})\n(.+)$")
 
@@ -86,7 +128,7 @@ def check_vtt(text: str, n: int) -> None:
         assert m and seconds(m.group(1)) <= seconds(m.group(2)), c
 
 
-def test_transcribe_writes_every_format_attributes_stereo_turns_and_resumes(recordings, tmp_path):
+def test_transcribe_writes_every_format_attributes_stereo_turns_and_resumes(recordings, offline, tmp_path):
     out = tmp_path / "out"
     r = souffleur("transcribe", str(recordings["dir"]), "--out", str(out), "--format", "json,srt,vtt,txt",
                   "--summary", "--workers", "2")
@@ -102,9 +144,9 @@ def test_transcribe_writes_every_format_attributes_stereo_turns_and_resumes(reco
         assert base.with_suffix(".txt").read_text().strip()
     assert not list(out.rglob("*.tmp"))
 
-    # mono recordings in two containers and rates: the text is right
+    # mono recordings in two containers and rates: the text is as right as offline's
     for name in ("ulaw", "mp3"):
-        assert wer(MONO, docs[name]["text"]) < 0.35, docs[name]["text"]
+        as_accurate_as_offline(MONO, docs[name]["text"], offline[name])
         assert docs[name]["channels"] == 1 and {s["speaker"] for s in docs[name]["segments"]} == {None}
 
     # stereo: each channel's words are attributed to its speaker, turns alternate
@@ -113,7 +155,7 @@ def test_transcribe_writes_every_format_attributes_stereo_turns_and_resumes(reco
     by = {who: " ".join(s["text"] for s in call["segments"] if s["speaker"] == who) for who in ("agent", "customer")}
     for who in ("agent", "customer"):
         said = " ".join(t for w, t in TURNS if w == who)
-        assert wer(said, by[who]) < 0.35, (who, by[who])
+        as_accurate_as_offline(said, by[who], offline[who])
         assert all(s["channel"] == (0 if who == "agent" else 1) for s in call["segments"] if s["speaker"] == who)
     assert [t["speaker"] for t in call["turns"]] == [w for w, _ in TURNS]
     lines = (out / "call.txt").read_text().strip().splitlines()
@@ -147,13 +189,14 @@ def test_transcribe_reports_unreadable_files_and_goes_on(recordings, tmp_path):
     assert (tmp_path / "o" / "note.json").exists() and not (tmp_path / "o" / "broken.json").exists()
 
 
-def test_transcribe_to_segments_feeds_the_assistant(recordings):
+def test_transcribe_to_segments_feeds_the_assistant(recordings, offline):
     from streaming.batch.engine import transcribe_to_segments
 
     segs = transcribe_to_segments(str(recordings["call"]))
     assert [s.speaker for s in segs][:2] == ["agent", "customer"]
     assert all(a.start <= b.start for a, b in zip(segs, segs[1:], strict=False))
-    assert wer(TURNS[1][1], " ".join(s.text for s in segs if s.speaker == "customer")[:70]) < 0.5
+    said = " ".join(t for w, t in TURNS if w == "customer")
+    as_accurate_as_offline(said, " ".join(s.text for s in segs if s.speaker == "customer"), offline["customer"])
 
 
 # -- the Redis job queue ------------------------------------------------------------
