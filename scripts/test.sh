@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Set up everything the tests need on a fresh Debian machine, then run them.
 # Idempotent: a second run reuses the virtual environment and installed tools.
+# VENV: where the virtual environment lives (default .venv in the checkout); the
+# checkout is installed into it in editable mode. PYTHON: the interpreter that creates it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -24,9 +26,10 @@ if ! redis-cli -h 127.0.0.1 -p 6379 ping >/dev/null 2>&1; then
 fi
 
 PY=${PYTHON:-python3}
-[ -x .venv/bin/python ] || "$PY" -m venv .venv
-.venv/bin/python -m pip install -q --disable-pip-version-check -e '.[test]'
+VENV=${VENV:-.venv}
+[ -x "$VENV/bin/python" ] || "$PY" -m venv "$VENV"
+"$VENV/bin/python" -m pip install -q --disable-pip-version-check -e '.[test]'
 
-.venv/bin/ruff check .
-.venv/bin/lint-imports  # the dependency rules in .importlinter
-.venv/bin/python -m pytest -q "$@"
+"$VENV/bin/ruff" check .
+"$VENV/bin/lint-imports"  # the dependency rules in .importlinter
+"$VENV/bin/python" -m pytest -q "$@"
