@@ -10,9 +10,12 @@ times the workers, what the machine would reach with nothing else running (the
 wall-clock figure is only as clean as the machine is quiet). WER is
 corpus-level over every channel with a reference.
 
-* `souffleur`: every file is a `CallSession` (early_commit=False: each VAD chunk
-  decoded once), chunks of all files and channels share one scheduler that
-  batches similar lengths; word timestamps included.
+* `souffleur`: every file is a `CallSession` with no live words: each utterance
+  decoded once as its transcript of record (beam 5, earlier text as prompt);
+  utterances of all files and channels share one scheduler that batches similar
+  lengths; word timestamps included.
+* `fw-plain`: `WhisperModel.transcribe()` per channel, beam 5, faster-whisper's
+  defaults (what a user would run for accuracy).
 * `fw-batched`: `BatchedInferencePipeline.transcribe` per channel (Silero VAD,
   up to 30 s windows, batch_size 8), word timestamps on, same beam; with 2
   workers two channels/files run at once on a model with num_workers=2.
@@ -92,7 +95,10 @@ def run_souffleur(files, workers: int, asr: AsrOptions, seg: SegmenterOptions) -
                   "items": stats.batched_items}
 
 
-def run_fw(files, workers: int, asr: AsrOptions, beam: int) -> tuple[float, dict]:
+def run_fw(files, workers: int, asr: AsrOptions, beam: int, plain: bool = False) -> tuple[float, dict]:
+    """faster-whisper itself: `BatchedInferencePipeline`, or with `plain` the ordinary
+    `WhisperModel.transcribe()` (30 s windows, previous text as prompt, temperature
+    fallback: the accuracy a user gets by default)."""
     from faster_whisper import BatchedInferencePipeline, WhisperModel
 
     model = WhisperModel(asr.model_path(), device="cpu", compute_type="int8", cpu_threads=1,
@@ -104,8 +110,11 @@ def run_fw(files, workers: int, asr: AsrOptions, beam: int) -> tuple[float, dict
         audio, rate = load_recording(f)
         x = audio[:, ch] if ch is not None else audio.mean(axis=1)
         x = resample(x, rate) if rate != 16000 else x
-        segs, _ = pipe.transcribe(x, language="en", beam_size=beam, batch_size=8, word_timestamps=True,
-                                  without_timestamps=True)
+        if plain:
+            segs, _ = model.transcribe(x, language="en", beam_size=5, word_timestamps=True)
+        else:
+            segs, _ = pipe.transcribe(x, language="en", beam_size=beam, batch_size=8, word_timestamps=True,
+                                      without_timestamps=True)
         return task, " ".join(s.text.strip() for s in segs)
 
     tasks = [(f, ch) for f, refs in files for ch in (refs if None in refs else (0, 1))]
@@ -120,7 +129,7 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--files", type=int, default=6)
     ap.add_argument("--workers", type=int, nargs="+", default=[1, 2])
-    ap.add_argument("--engines", default="souffleur,fw-batched")
+    ap.add_argument("--engines", default="souffleur,fw-plain,fw-batched")
     ap.add_argument("--pad", type=float, default=None, help="silent tail after a chunk (s)")
     ap.add_argument("--beam", type=int, default=None, help="final beam size (both engines)")
     ap.add_argument("--pause", type=int, default=None, help="pause that closes a chunk (ms)")
@@ -141,7 +150,7 @@ def main() -> None:
             if engine == "souffleur":
                 wall, info = run_souffleur(files, w, asr, seg)
             else:
-                wall, info = run_fw(files, w, asr, asr.final_beam_size)
+                wall, info = run_fw(files, w, asr, asr.final_beam_size, plain=engine == "fw-plain")
             errs = refs = 0
             for f, rr in files:
                 for ch, ref in rr.items():
@@ -151,7 +160,9 @@ def main() -> None:
                    "wall_s": round(wall, 2), "x_realtime": round(audio_s / wall, 1),
                    # what the machine could do if nothing else ran: audio per CPU-second x workers
                    "x_realtime_cpu": round(audio_s / max(info["cpu_s"], 1e-6) * w, 1),
-                   "wer": round(errs / max(refs, 1), 4), "beam": asr.final_beam_size,
+                   "wer": round(errs / max(refs, 1), 4),
+                   "beam": asr.record_beam_size if engine == "souffleur" else 5 if engine == "fw-plain"
+                   else asr.final_beam_size,
                    "pad_s": asr.final_pad_seconds if engine == "souffleur" else None,
                    **{k: v for k, v in info.items() if k != "texts"}}
             rows.append(row)

@@ -204,6 +204,7 @@ class ChannelTranscriber:
         # (under load too, so its prompt, and so its text, never depends on timing).
         self._rec_queue: list[tuple[int, int]] = []  # utterances cut, not yet asked for
         self._rec_inflight = False
+        self._rec_last_cut = 0
         self.pending_records: list[int] = []
         self._record_results: dict[int, tuple[DecodeRequest, Hypothesis | None]] = {}
 
@@ -250,7 +251,8 @@ class ChannelTranscriber:
         self._maybe_interim(out)
         self._maybe_max_chunk(out)
         if self.chunk is None:
-            keep = self.buf.end - (self.o.preroll_ms + 2 * self.o.frame_ms) * RATE // 1000
+            pre = max(self.o.preroll_ms, self.o.record_preroll_ms if self.o.record else 0)
+            keep = self.buf.end - (pre + 2 * self.o.frame_ms) * RATE // 1000
             self._trim(max(keep, 0))
         return out
 
@@ -269,7 +271,8 @@ class ChannelTranscriber:
                 self.chunk = _Chunk(self._chunk_ids, start, voiced=voiced * self.F)
                 self.chunk.last_interim_at = frame_end
                 if self.o.record and self._rec_start is None:
-                    self._rec_start = start
+                    pre = max(o.preroll_ms, o.record_preroll_ms) * RATE // 1000
+                    self._rec_start = max(onset - pre, self.buf.start, self._rec_last_cut)
                     self._rec_voiced_end = frame_end
                     self._rec_voiced = voiced * self.F
                 self.silence = 0
@@ -357,7 +360,7 @@ class ChannelTranscriber:
         span_ms = (self._rec_voiced_end - self._rec_start) * 1000 // RATE
         if not speech and (gap_ms >= o.record_gap_ms
                            or (gap_ms >= o.record_pause_ms and span_ms >= o.record_min_ms)):
-            self._cut_record(self._rec_voiced_end + min(o.record_pause_ms, 200) * RATE // 1000, out)
+            self._cut_record(self._rec_voiced_end + min(o.record_pause_ms, o.record_tail_ms) * RATE // 1000, out)
         elif (frame_end - self._rec_start) * 1000 // RATE >= o.record_max_ms:
             # no pause comes: cut at the quietest moment of the last 3 s (between words)
             cut = self._quietest(frame_end - 3 * RATE, frame_end - RATE // 4)
@@ -368,6 +371,7 @@ class ChannelTranscriber:
         assert a is not None
         voiced = self._rec_voiced
         self._rec_start = cut if reopen else None
+        self._rec_last_cut = cut
         self._rec_voiced = 0
         self._rec_voiced_end = cut
         if cut <= a or voiced * 1000 // RATE < self.o.min_speech_ms:
