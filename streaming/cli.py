@@ -27,7 +27,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         v = getattr(args, arg, None)
         if v is not None:
             opts = replace(opts, **{arg: v})
-    seg = SegmenterOptions()
+    seg = SegmenterOptions.from_env()
     if args.endpointing_ms is not None:
         seg = replace(seg, endpointing_ms=args.endpointing_ms)
     bus = None

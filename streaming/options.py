@@ -92,6 +92,11 @@ class SegmenterOptions:
     record_context_tokens: int = 224  # the channel's earlier record text, given as a prompt (as offline)
     live_finals: bool = True  # False: records only, no live words (batch: nobody watches live)
 
+    @classmethod
+    def from_env(cls, env: dict[str, str] | None = None) -> SegmenterOptions:
+        """`SOUFFLEUR_SEGMENTER_<FIELD>` variables, e.g. SOUFFLEUR_SEGMENTER_RECORD=0."""
+        return _from_env(cls, "SOUFFLEUR_SEGMENTER_", env)
+
 
 @dataclass
 class StreamOptions:
