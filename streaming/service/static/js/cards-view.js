@@ -70,7 +70,7 @@ export class KnowledgeView {
     this.empty.hidden = items.length > 0;
     for (const x of items) {
       const fb = model.feedbackFor(x.sid);
-      this.list.append(h("li", { class: "card knowledge", dataset: { sid: x.sid, doc: x.doc || "" } },
+      this.list.append(h("li", { class: `card knowledge${fb ? " fb-" + fb.action : ""}`, dataset: { sid: x.sid, doc: x.doc || "" } },
         h("p", { class: "card-title" }, x.title || x.doc, x.heading ? ` — ${x.heading}` : ""),
         h("p", { class: "card-text" }, x.text),
         h("p", { class: "meta" },
