@@ -217,3 +217,21 @@ def test_a_reconnecting_desktop_gets_each_record_once(server, tmp_path):
     assert len(ids) == len(set(ids)) and len(ids) >= 2
     sent = [m["record_id"] for m in res.of_type("Record")]  # record=true: the softphone gets them too
     assert ids == sent
+
+
+def test_batch_writes_the_record(recognizer):
+    """Batch runs the same channel logic with no live words: every segment it writes is a record."""
+    from streaming.batch.engine import BatchEngine, BatchItem
+    from streaming.batch.outputs import segments_of
+    from tests.conftest import AUDIO
+
+    engine = BatchEngine(recognizer, workers=2)
+    try:
+        t = engine.transcribe(BatchItem(AUDIO / "ljspeech" / "LJ001-0008.flac", "lj8"))
+    finally:
+        engine.close()
+    assert not [m for m in t.messages if m.get("type") == "Results" and m["channel"]["alternatives"][0]["words"]]
+    segs = segments_of(t)
+    assert segs and all(s["id"].split("-")[1].startswith("r") for s in segs)
+    ref = (AUDIO / "ljspeech" / "LJ001-0008.txt").read_text()
+    assert wer(ref, " ".join(s["text"] for s in segs)) < 0.2
