@@ -19,7 +19,6 @@ import asyncio
 import contextlib
 import json
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -28,24 +27,12 @@ import urllib.request
 import _paths  # noqa: F401  (benchmarks/streaming.py shadows the package otherwise)
 import numpy as np
 import psutil
+from _serve import free_port, pct
 from corpus import SHARED
 
 import streaming  # noqa: F401,I001  (BLAS thread limits before numpy loads)
 from streaming.audio.files import load_audio
 from streaming.client import EventsClient, audio_frames, listen_url, stream_frames
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def pct(xs: list[float], q: float) -> float | None:
-    if not xs:
-        return None
-    xs = sorted(xs)
-    return round(xs[min(len(xs) - 1, int(q * (len(xs) - 1) + 0.5))], 3)
 
 
 async def one_call(i: int, url: str, frames_pool: list[tuple[list[bytes], int, int]], until: float) -> dict:

@@ -29,18 +29,14 @@ import difflib
 import json
 import os
 import re
-import socket
-import subprocess
-import sys
 import time
-import urllib.request
 
 import _paths  # noqa: F401  (benchmarks/streaming.py shadows the package otherwise)
+from _serve import ServerProcess, pct
 
 ROOT = _paths.ROOT
 
 import numpy as np  # noqa: E402
-import psutil  # noqa: E402
 from corpus import AUDIO  # noqa: E402
 
 import streaming  # noqa: E402,F401  (BLAS thread limits before numpy loads)
@@ -110,19 +106,6 @@ def load(name: str, rel: str, seconds: float, tel: bool, model) -> dict:
             "channels": wire.shape[1], "seconds": len(wire) / wire_rate, "refs": refs, "offline": offline}
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def pct(xs: list[float], q: float) -> float | None:
-    if not xs:
-        return None
-    xs = sorted(xs)
-    return round(xs[min(len(xs) - 1, int(q * (len(xs) - 1) + 0.5))], 3)
-
-
 def text_of(msgs: list[dict], kind: str, channel: int) -> str:
     return " ".join(m["channel"]["alternatives"][0]["transcript"] for m in msgs
                     if m.get("type") == kind and (kind == "Record" or m.get("is_final"))
@@ -169,57 +152,36 @@ def analyse(clip: dict, res) -> dict:
 
 
 def run_level(n: int, clip: dict, args) -> dict:
-    port = free_port()
-    cmd = [sys.executable, "-m", "streaming.cli", "serve", "--port", str(port), "--max-calls", str(n + 2)]
+    extra = ["--max-calls", str(n + 2)]
     for flag in ("workers", "model", "device"):
         if getattr(args, flag):
-            cmd += [f"--{flag}", str(getattr(args, flag))]
-    proc = subprocess.Popen(cmd, cwd=ROOT, env={**os.environ, "PYTHONUNBUFFERED": "1"},
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            extra += [f"--{flag}", str(getattr(args, flag))]
+    server = ServerProcess(ROOT, *extra)
     try:
-        for _ in range(300):
-            try:
-                urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=1)
-                break
-            except OSError:
-                time.sleep(0.1)
-        ps = psutil.Process(proc.pid)
-        cpu0 = ps.cpu_times()
-        peak = [ps.memory_info().rss]
-        done = False
-
-        async def sample():
-            while not done:
-                peak[0] = max(peak[0], ps.memory_info().rss)
-                await asyncio.sleep(0.25)
-
         async def call(i: int):
             await asyncio.sleep(i * 0.37)
-            url = listen_url(f"ws://127.0.0.1:{port}", encoding=clip["encoding"], sample_rate=clip["rate"],
+            url = listen_url(server.url, encoding=clip["encoding"], sample_rate=clip["rate"],
                              channels=clip["channels"], interim_results="true", record="true")
             return await stream_frames(url, clip["frames"], realtime=True)
 
         async def main():
-            nonlocal done
-            s = asyncio.create_task(sample())
+            s = asyncio.create_task(server.sample_rss())
             outs = await asyncio.gather(*(call(i) for i in range(n)))
-            done = True
+            server.stop_sampling()
             await s
             return outs
 
         outs = asyncio.run(main())
-        cpu1 = ps.cpu_times()
-        cpu = (cpu1.user + cpu1.system) - (cpu0.user + cpu0.system)
+        cpu = server.cpu_seconds()
     finally:
-        proc.terminate()
-        proc.wait(15)
+        server.close()
     rows = [analyse(clip, r) for r in outs]
     lat = [x for r in rows for x in r["lat"]]
     first = [x for r in rows for x in r["first"]]
     out = {"clip": clip["name"], "calls": n, "final_p50": pct(lat, 0.5), "final_p90": pct(lat, 0.9),
            "first_p50": pct(first, 0.5), "first_max": round(max(first), 3) if first else None,
            "cpu_per_audio_s_per_call": round(cpu / (n * clip["seconds"]), 3),
-           "peak_rss_mb": round(peak[0] / 2**20), "behind": sum(r["tail_s"] > 5.0 for r in rows),
+           "peak_rss_mb": round(server.peak_rss / 2**20), "behind": sum(r["tail_s"] > 5.0 for r in rows),
            "bad_closes": sum(r["close"] != 1000 for r in rows)}
     if clip["refs"]:
         tot = {k: sum(r[k] for r in rows) for k in ("e_rec", "e_live", "e_off", "n", "miss_live", "miss_rec")}

@@ -23,13 +23,13 @@ import asyncio
 import difflib
 import json
 import os
-import socket
 import subprocess
 import sys
 import time
 import urllib.request
 
 import _paths  # noqa: E402,F401  (this file shares the package's name)
+from _serve import free_port, pct  # noqa: E402
 
 ROOT = _paths.ROOT
 
@@ -51,12 +51,6 @@ PLAYLIST = [
     ("realtimestt", "group1_read/silver/realtimestt_asr_reference.wav", False),
     ("two_cities", "group3_long/moonshine_two_cities_librivox.wav", False),
 ]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def load_clip(rel: str, seconds: float) -> tuple[np.ndarray, int, str | None]:
@@ -159,13 +153,6 @@ def analyse(out: dict) -> dict:
     out_row["behind"] = bool(growth > 1.0 or tail > 5.0)
     out_row["tail_s"] = round(tail, 2)
     return out_row
-
-
-def pct(xs: list[float], q: float) -> float | None:
-    if not xs:
-        return None
-    xs = sorted(xs)
-    return round(xs[min(len(xs) - 1, int(q * (len(xs) - 1) + 0.5))], 3)
 
 
 def run_level(n: int, clips: list[dict], args) -> dict:
