@@ -38,6 +38,7 @@ import _paths  # noqa: F401
 from corpus import AUDIO, SHARED
 
 import streaming  # noqa: F401  (BLAS thread limits before numpy loads)
+from streaming.asr.models import model_path
 from streaming.asr.textnorm import word_errors
 from streaming.audio.codecs import resample
 from streaming.batch.engine import BatchEngine, BatchItem, batch_asr, load_recording
@@ -101,7 +102,7 @@ def run_fw(files, workers: int, asr: AsrOptions, beam: int, plain: bool = False)
     fallback: the accuracy a user gets by default)."""
     from faster_whisper import BatchedInferencePipeline, WhisperModel
 
-    model = WhisperModel(asr.model_path(), device="cpu", compute_type="int8", cpu_threads=1,
+    model = WhisperModel(model_path(asr), device="cpu", compute_type="int8", cpu_threads=1,
                          num_workers=workers)
     pipe = BatchedInferencePipeline(model)
 

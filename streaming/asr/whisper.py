@@ -27,6 +27,7 @@ from faster_whisper import WhisperModel
 from faster_whisper.tokenizer import Tokenizer
 
 from streaming.asr.base import DecodeRequest, Hypothesis, HypWord, normalize_word
+from streaming.asr.models import display_name, model_path
 from streaming.options import AsrOptions
 
 log = logging.getLogger(__name__)
@@ -90,7 +91,7 @@ class WhisperRecognizer:
         self.workers = o.workers or (1 if self.device == "cuda" else _cpu_count())
         t0 = time.perf_counter()
         self.model = WhisperModel(
-            o.model_path(),
+            model_path(o),
             device=self.device,
             compute_type=compute_type,
             cpu_threads=o.cpu_threads,
@@ -100,7 +101,7 @@ class WhisperRecognizer:
         self.load_seconds = time.perf_counter() - t0
         self.compute_type = compute_type
         self.multilingual = self.model.model.is_multilingual
-        self.name = o.model if o.model != "bundled" else "tiny.en (bundled)"
+        self.name = display_name(o.model)
         self._tokenizers: dict[str | None, Tokenizer] = {}
         self._fe = self.model.feature_extractor
 

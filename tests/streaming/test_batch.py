@@ -25,6 +25,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
+from streaming.asr.models import model_path
 from streaming.asr.textnorm import wer
 from streaming.audio.codecs import encode_samples, resample
 from streaming.audio.files import load_audio
@@ -78,7 +79,7 @@ def offline(recordings, tmp_path_factory) -> dict[str, str]:
     English, its defaults otherwise. Keys: agent/customer (the call's channels), ulaw, mp3."""
     from faster_whisper import WhisperModel, decode_audio
 
-    model = WhisperModel(AsrOptions().model_path(), device="cpu", compute_type="int8", cpu_threads=2)
+    model = WhisperModel(model_path(AsrOptions()), device="cpu", compute_type="int8", cpu_threads=2)
 
     def text(audio: np.ndarray) -> str:
         segments, _ = model.transcribe(audio, beam_size=5, language="en")
