@@ -31,6 +31,7 @@ ROLES = ("softphone", "agent", "supervisor", "worker", "admin")
 # action -> roles allowed (call scoping for tokens is checked separately)
 PERMISSIONS: dict[str, set[str]] = {
     "stream": {"softphone", "admin"},
+    "transcribe": {"softphone", "worker", "admin"},  # pre-recorded POST /v1/listen
     "read_call": {"agent", "supervisor", "admin"},
     "feedback": {"agent", "supervisor", "admin"},
     "list_calls": {"supervisor", "admin"},

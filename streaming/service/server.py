@@ -5,9 +5,11 @@ Endpoints (see docs/protocol.md):
   ws  /v1/calls/{call_id}/events   agent desktop: everything on the call, feedback in
   GET /healthz, /readyz            liveness and readiness
   GET /v1/calls, /v1/calls/{id}    call state and its durable event log
+  POST /v1/listen?...              a recording in, Deepgram's pre-recorded JSON out
 
 The HTTP routes (and websocket authorisation) are in `routes`, one softphone
-call's I/O in `live_call`; this module admits calls and desktops and owns
+call's I/O in `live_call`, requests with a body (websockets reads none) in
+`http_front` and `prerecorded`; this module admits calls and desktops and owns
 what they share (model, scheduler, bus, metrics).
 """
 
@@ -43,10 +45,12 @@ from streaming.options import (
 )
 from streaming.service.auth import OPEN, Authenticator, AuthError, Principal
 from streaming.service.bus import CallInfo, EventBus, MemoryBus, SubscriberLagging
+from streaming.service.http_front import HttpError, HttpRequest, routing_connection
 from streaming.service.live_call import LiveCall
 from streaming.service.logs import install_secret_scrubber
 from streaming.service.metrics import ServerMetrics
 from streaming.service.pipeline import CallPipeline
+from streaming.service.prerecorded import PrerecordedLimits, handle_prerecorded
 from streaming.service.routes import CALL_PATH, CONTENT_TYPES, EVENTS_PATH, PAGES, STATIC_DIR
 from streaming.service.routes import process_request as route_request
 
@@ -104,6 +108,8 @@ class SouffleurServer:
         self.recent: OrderedDict[str, CallPipeline] = OrderedDict()  # ended calls, for feedback
         self.started = time.time()
         self.draining = False
+        self.prerecorded_limits = PrerecordedLimits.from_env()
+        self.prerecorded_active = 0  # POST /v1/listen requests being transcribed
         self._server: Server | None = None
 
     @property
@@ -119,6 +125,7 @@ class SouffleurServer:
             self.options.host,
             self.options.port,
             process_request=self.process_request,
+            create_connection=routing_connection(self.handle_http),  # bodies: see http_front
             compression=None,  # audio does not compress; deflate would only cost CPU
             max_size=max(self.options.max_frame_bytes * 4, 1 << 22),
             max_queue=64,
@@ -168,6 +175,10 @@ class SouffleurServer:
             server.close(close_connections=False)
         await asyncio.gather(*(c.drain("server shutting down") for c in list(self.calls.values())),
                              return_exceptions=True)
+        for _ in range(600):  # pre-recorded requests in progress are answered first (60 s at most)
+            if not self.prerecorded_active:
+                break
+            await asyncio.sleep(0.1)
         if server is not None:
             server.close()
             with contextlib.suppress(Exception):
@@ -178,6 +189,15 @@ class SouffleurServer:
     # -- HTTP (routes.py) --------------------------------------------------------
     async def process_request(self, connection: ServerConnection, request: Request) -> Response | None:
         return await route_request(self, connection, request)
+
+    async def handle_http(self, request: HttpRequest, reader: asyncio.StreamReader,
+                          writer: asyncio.StreamWriter) -> None:
+        """Requests other than GET (websockets takes those): only POST /v1/listen is one."""
+        if request.path != "/v1/listen":
+            raise HttpError(404, ErrorCode.NOT_FOUND, f"no route for {request.method} {request.path}")
+        if request.method != "POST":
+            raise HttpError(405, "METHOD_NOT_ALLOWED", "/v1/listen takes POST (a recording) or a websocket")
+        await handle_prerecorded(self, request, reader, writer)
 
     def audit_report(self) -> dict[str, Any]:
         """Acceptance and correction rates of the AI's suggestions (supervisor view)."""
