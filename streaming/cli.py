@@ -184,7 +184,13 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     fmt = args.log_format or ("text" if sys.stderr.isatty() else "json")
     setup_logging(fmt, args.verbose)
-    return int(args.func(args) or 0)
+    from streaming.asr.models import ModelUnavailable
+
+    try:
+        return int(args.func(args) or 0)
+    except ModelUnavailable as e:  # a model that cannot be provided: say what to install, no traceback
+        print(f"souffleur: {e}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

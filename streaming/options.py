@@ -19,6 +19,7 @@ from urllib.parse import parse_qs
 ENCODINGS = ("linear16", "mulaw", "alaw", "float32")
 MIN_RATE, MAX_RATE = 8000, 48000
 MAX_CHANNELS = 2
+MULTI_LANGUAGE = "multi"  # language=multi: detect the language of every utterance
 
 
 def bundled_model_path() -> str:
@@ -47,6 +48,11 @@ class AsrOptions:
     cpu_threads: int = 1  # threads per worker; parallelism comes from workers
     workers: int = 0  # concurrent model calls; 0 = one per CPU core (1 on cuda)
     language: str | None = None  # None = English for *.en models, else auto-detect per chunk
+    # the languages automatic detection may choose from (language=multi, or no language on a
+    # multilingual model); empty = any the model knows. Whisper base alone labels 1 in 11
+    # Dutch utterances of 2-4 s German, Turkish...; a contact centre that takes Dutch and
+    # English calls sets nl,en (benchmarks/dutch.py measures both)
+    detect_languages: tuple[str, ...] = ()
     max_batch: int = 8  # chunks decoded together in one model call
     pad_seconds: float = 3.0  # silence after an interim chunk (Whisper needs a silent tail)
     final_pad_seconds: float = 10.0  # finals are decoded once: buy accuracy with a longer tail
@@ -110,7 +116,13 @@ class StreamOptions:
     endpointing_ms: int | None = 500  # None = endpointing=false
     utterance_end_ms: int | None = None
     vad_events: bool = False
+    # None: the model's default (English on English-only models, else AsrOptions.language or
+    # detection). `language=multi` / `detect_language=true` leave it None and set
+    # detect_language, so every decode detects its own language (a call that switches
+    # between Dutch and English gets each utterance labelled) and an English-only
+    # model refuses the call instead of answering everything in English.
     language: str | None = None
+    detect_language: bool = False
     call_id: str = ""
     roles: tuple[str, ...] = ("agent", "customer")
     punctuate: bool = True
@@ -191,7 +203,16 @@ def parse_stream_query(query: str) -> StreamOptions:
     if "vad_events" in q:
         o.vad_events = _bool("vad_events", q["vad_events"])
     if "language" in q and q["language"]:
-        o.language = q["language"].strip().lower().split("-")[0]
+        lang = q["language"].strip().lower().split("-")[0]
+        if lang == MULTI_LANGUAGE:
+            o.detect_language = True
+        elif not lang.isalpha() or not 2 <= len(lang) <= 3:
+            raise OptionError(f"language must be a code like en or nl, or {MULTI_LANGUAGE}; got {q['language']!r}")
+        else:
+            o.language = lang
+    if "detect_language" in q and _bool("detect_language", q["detect_language"]):
+        # Deepgram's switch; it wins over a fixed language, as it does there
+        o.detect_language, o.language = True, None
     if "punctuate" in q:
         o.punctuate = _bool("punctuate", q["punctuate"])
     if "smart_format" in q:
@@ -261,6 +282,8 @@ def _from_env(cls: type, prefix: str, env: dict[str, str] | None) -> Any:
             kw[f.name] = int(raw)
         elif isinstance(default, float):
             kw[f.name] = float(raw)
+        elif isinstance(default, tuple) and "str" in str(f.type):  # "nl,en" (empty: none)
+            kw[f.name] = tuple(x.strip().lower() for x in raw.split(",") if x.strip())
         elif isinstance(default, tuple):  # "0.2,0.4" (empty: none)
             kw[f.name] = tuple(float(x) for x in raw.split(",") if x.strip())
         else:
@@ -269,6 +292,11 @@ def _from_env(cls: type, prefix: str, env: dict[str, str] | None) -> Any:
 
 
 # -- command-line flags for AsrOptions (every command that loads a model takes them) --
+def _codes(value: str) -> tuple[str, ...]:
+    """`nl,en` -> ("nl", "en")."""
+    return tuple(x.strip().lower() for x in value.split(",") if x.strip())
+
+
 def add_asr_arguments(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("speech recognition")
     g.add_argument("--model", help="'bundled' (tiny.en, offline, the default), 'bundled-base' (multilingual "
@@ -280,13 +308,16 @@ def add_asr_arguments(p: argparse.ArgumentParser) -> None:
     g.add_argument("--cpu-threads", type=int, help="threads per inference worker (default 1)")
     g.add_argument("--workers", type=int, help="parallel inference workers (default: CPU cores)")
     g.add_argument("--language", help="force a language (multilingual models); default en")
+    g.add_argument("--detect-languages", type=_codes, metavar="nl,en",
+                   help="languages automatic detection may choose from (default: any the model knows)")
 
 
 def asr_options(args: argparse.Namespace) -> AsrOptions:
     o = AsrOptions.from_env()
     for arg, name in (("model", "model"), ("device", "device"), ("compute_type", "compute_type"),
                       ("beam_size", "beam_size"), ("final_beam_size", "final_beam_size"),
-                      ("cpu_threads", "cpu_threads"), ("workers", "workers"), ("language", "language")):
+                      ("cpu_threads", "cpu_threads"), ("workers", "workers"), ("language", "language"),
+                      ("detect_languages", "detect_languages")):
         v = getattr(args, arg, None)
         if v is not None:
             o = replace(o, **{name: v})

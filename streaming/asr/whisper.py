@@ -100,8 +100,12 @@ class WhisperRecognizer:
         )
         self.load_seconds = time.perf_counter() - t0
         self.compute_type = compute_type
-        self.multilingual = self.model.model.is_multilingual
         self.name = display_name(o.model)
+        self.multilingual = self.model.model.is_multilingual
+        self.languages: tuple[str, ...] = tuple(self.model.supported_languages)  # codes it can force
+        unknown = [c for c in o.detect_languages if c not in self.languages] if self.multilingual else []
+        if unknown:  # a typo would silently mean "detect among all"
+            raise ValueError(f"detect_languages {unknown} are not languages {self.name} knows")
         self._tokenizers: dict[str | None, Tokenizer] = {}
         self._fe = self.model.feature_extractor
 
@@ -121,6 +125,15 @@ class WhisperRecognizer:
         if not self.multilingual:
             return "en"
         return requested or self.options.language
+
+    def _pick_language(self, detected: list[tuple[str, float]]) -> str:
+        """The most probable language, among `detect_languages` when those are set.
+
+        `detected` is CTranslate2's ranking over every language ("<|nl|>", p), best first.
+        """
+        allowed = self.options.detect_languages
+        codes = [tok.strip("<|>") for tok, _ in detected]
+        return next((c for c in codes if c in allowed), codes[0]) if allowed else codes[0]
 
     def features(self, audio: np.ndarray, frames: int) -> np.ndarray:
         """Log-mel of the chunk followed by silence, exactly `frames` long."""
@@ -177,9 +190,7 @@ class WhisperRecognizer:
         langs = [self.default_language(r.language) for r in requests]
         if self.multilingual and any(lang is None for lang in langs):
             detected = self.model.model.detect_language(enc)
-            langs = [
-                lang or det[0][0].strip("<|>") for lang, det in zip(langs, detected, strict=True)
-            ]
+            langs = [lang or self._pick_language(det) for lang, det in zip(langs, detected, strict=True)]
         prompts, toks = [], []
         for r, lang in zip(requests, langs, strict=True):
             tok = self.tokenizer(lang)
