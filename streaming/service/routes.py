@@ -78,6 +78,8 @@ async def process_request(host: RouteHost, connection: ServerConnection,
     path = parts.path
     upgrade = "websocket" in request.headers.get("Upgrade", "").lower()
     ev = EVENTS_PATH.match(path)
+    if path == "/v1/twilio":  # Twilio sends no header: the credential comes in its start message
+        return None if upgrade else _json(connection, 426, {"error": "this endpoint speaks websocket"})
     if path == "/v1/listen" or ev:
         if not upgrade:
             return _json(connection, 426, {"error": "this endpoint speaks websocket"})

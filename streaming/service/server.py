@@ -41,6 +41,7 @@ from streaming.options import (
     OptionError,
     SegmenterOptions,
     ServerOptions,
+    StreamOptions,
     parse_stream_query,
 )
 from streaming.service.auth import OPEN, Authenticator, AuthError, Principal
@@ -53,6 +54,7 @@ from streaming.service.pipeline import CallPipeline
 from streaming.service.prerecorded import PrerecordedLimits, handle_prerecorded
 from streaming.service.routes import CALL_PATH, CONTENT_TYPES, EVENTS_PATH, PAGES, STATIC_DIR
 from streaming.service.routes import process_request as route_request
+from streaming.service.twilio import TWILIO_PATH, serve_twilio
 
 # names this module has always offered; the call adapter and the routes now live beside it
 __all__ = [
@@ -238,6 +240,9 @@ class SouffleurServer:
         if parts.path == "/v1/listen":
             await self.listen(ws, parts.query)
             return
+        if parts.path == TWILIO_PATH:  # Twilio Media Streams: see twilio.py
+            await serve_twilio(self, ws)
+            return
         m = EVENTS_PATH.match(parts.path)
         if m:
             await self.events(ws, m.group(1), parts.query)
@@ -273,6 +278,11 @@ class SouffleurServer:
         principal: Principal = getattr(ws, "principal", OPEN)
         if principal.call_id and not opts.call_id:
             opts.call_id = principal.call_id  # a per-call softphone token names its call
+        await self.run_call(ws, opts, principal)
+
+    async def run_call(self, ws: Any, opts: StreamOptions, principal: Principal) -> None:
+        """Admit and run one call on `ws`: a softphone's websocket, or an adapter with the
+        same recv/send/close (`twilio.TwilioSocket`), so every way in is the same call."""
         reason = self.admit(principal)
         if reason is not None:
             self.metrics.refused.labels(reason=_reason_label(reason)).inc()

@@ -1,0 +1,241 @@
+"""Twilio Media Streams (`ws /v1/twilio`) into the same `CallSession` as `/v1/listen`.
+
+Twilio opens a websocket to us and speaks its own JSON: `connected`, then
+`start` (streamSid, callSid, tracks, customParameters, mediaFormat
+audio/x-mulaw 8000 Hz mono), then `media` messages (base64 µ-law, 20 ms each,
+`track` inbound or outbound, `timestamp` in ms since the stream started,
+`chunk` counting per track), `dtmf`, `mark`, and `stop` (docs/protocol.md has
+the TwiML). This module turns that into what a softphone would have sent: a
+2-channel µ-law 8 kHz stream, agent on channel 0 (Twilio's `outbound` track,
+what the caller hears) and customer on channel 1 (`inbound`, what the caller
+says), each track placed by its timestamps (gaps filled with silence, a track
+that falls behind padded so the other is not held up). `TwilioSocket` has the
+three methods `LiveCall` uses of a websocket, so the call runs through the very
+`LiveCall`/`CallSession` a `/v1/listen` call does: the desktop feed, the
+assistant, the stored log and its redaction are the same.
+
+Twilio can set no header on the socket and its URL takes no query, so the
+credential and the call id ride in `customParameters` (`token`, `call_id`;
+without `call_id` the call is Twilio's callSid) and are checked on `start`, before any audio is
+accepted; the handshake itself is let through (`routes.py`). We never send
+audio, so Twilio gets nothing back: transcripts go to the call's event feed,
+not to Twilio, which accepts only media, mark and clear. A `mark` from Twilio
+(the echo of a mark we would have sent after audio) is counted and ignored.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import binascii
+import contextlib
+import json
+import logging
+from typing import Any, Protocol
+from urllib.parse import urlencode
+
+import numpy as np
+from websockets.asyncio.server import ServerConnection
+from websockets.exceptions import ConnectionClosed
+
+from streaming.live.protocol import CloseCode
+from streaming.options import OptionError, StreamOptions, parse_stream_query
+from streaming.service.auth import Authenticator, AuthError, Principal
+
+log = logging.getLogger("souffleur")
+
+TWILIO_PATH = "/v1/twilio"
+RATE = 8000
+AGENT, CUSTOMER = 0, 1
+TRACK_CHANNEL = {"outbound": AGENT, "inbound": CUSTOMER}
+SILENCE = 0xFF  # µ-law zero
+JITTER_SAMPLES = 40  # 5 ms: timestamps this close to the track's end are contiguous
+MAX_SKEW_S = 0.5  # a track this far behind the other is padded with silence
+START_TIMEOUT_S = 10.0
+CLOSE_STREAM = json.dumps({"type": "CloseStream"})
+
+
+class TrackAligner:
+    """Two µ-law tracks placed by timestamp, taken out as interleaved 2-channel frames.
+
+    Pure: no I/O. Each track's samples sit at absolute positions (timestamp × 8);
+    a gap becomes silence, audio overlapping what the track already has is dropped,
+    and frames come out as soon as both tracks have them (or one track leads by
+    `MAX_SKEW_S`, when the other is padded: a track that stops or never comes does
+    not stall the call).
+    """
+
+    def __init__(self, tracks: set[int], max_skew_s: float = MAX_SKEW_S) -> None:
+        self.live = set(tracks)  # channels that send audio; the others are silent
+        self.max_skew = int(max_skew_s * RATE)
+        self.pos = 0  # absolute sample position of the next frame taken
+        self.buf = {AGENT: bytearray(), CUSTOMER: bytearray()}
+        self.padded = {AGENT: 0, CUSTOMER: 0}  # samples of silence inserted (gaps, lag)
+        self.dropped = {AGENT: 0, CUSTOMER: 0}  # samples that arrived too late or twice
+
+    def add(self, channel: int, timestamp_ms: int, payload: bytes) -> None:
+        start = timestamp_ms * RATE // 1000
+        end = self.pos + len(self.buf[channel])
+        if start > end + JITTER_SAMPLES:
+            self._pad(channel, start - end)
+        elif start < end - JITTER_SAMPLES:
+            cut = min(len(payload), end - start)
+            self.dropped[channel] += cut
+            payload = payload[cut:]
+        self.buf[channel] += payload
+
+    def take(self, final: bool = False) -> bytes:
+        """The interleaved frames both tracks have (all of them when `final`)."""
+        lead = max(len(b) for b in self.buf.values())
+        for c, b in self.buf.items():
+            want = lead if final or c not in self.live else lead - self.max_skew
+            if len(b) < want:
+                self._pad(c, want - len(b))
+        n = min(len(b) for b in self.buf.values())
+        if n == 0:
+            return b""
+        out = np.empty(2 * n, np.uint8)
+        out[AGENT::2] = np.frombuffer(bytes(self.buf[AGENT][:n]), np.uint8)
+        out[CUSTOMER::2] = np.frombuffer(bytes(self.buf[CUSTOMER][:n]), np.uint8)
+        for b in self.buf.values():
+            del b[:n]
+        self.pos += n
+        return out.tobytes()
+
+    def _pad(self, channel: int, n: int) -> None:
+        self.buf[channel] += bytes([SILENCE]) * n
+        self.padded[channel] += n
+
+
+class TwilioSocket:
+    """The websocket `LiveCall` reads and writes, made of a Twilio Media Streams socket."""
+
+    def __init__(self, ws: ServerConnection, aligner: TrackAligner, stream_sid: str, call_id: str) -> None:
+        self.ws = ws
+        self.aligner = aligner
+        self.stream_sid = stream_sid
+        self.call_id = call_id
+        self.request = ws.request
+        self._ready: list[bytes | str] = []
+        self._stopped = False
+        self.marks: list[str] = []
+        self.media = 0
+        self.not_sent = 0  # results that Twilio does not take (they go to the event feed)
+
+    async def recv(self) -> bytes | str:
+        while not self._ready:
+            raw = await self.ws.recv()
+            if self._stopped:
+                continue  # after `stop` only the close matters
+            self._on(raw)
+        return self._ready.pop(0)
+
+    def _on(self, raw: str | bytes) -> None:
+        try:
+            msg = json.loads(raw)
+            event = msg.get("event")
+        except (ValueError, AttributeError):
+            log.warning("twilio %s: a message that is not Twilio JSON was ignored", self.call_id)
+            return
+        if event == "media":
+            m = msg.get("media") or {}
+            channel = TRACK_CHANNEL.get(m.get("track", "inbound"))
+            try:
+                payload = base64.b64decode(m.get("payload", ""), validate=True)
+                ts = int(m.get("timestamp", 0))
+            except (binascii.Error, ValueError, TypeError):
+                log.warning("twilio %s: a media message with a bad payload or timestamp was ignored",
+                            self.call_id)
+                return
+            if channel is None:
+                return
+            self.media += 1
+            self.aligner.add(channel, ts, payload)
+            if frames := self.aligner.take():
+                self._ready.append(frames)
+        elif event == "stop":
+            self._stopped = True
+            if frames := self.aligner.take(final=True):
+                self._ready.append(frames)
+            self._ready.append(CLOSE_STREAM)  # flush everything, as a softphone's CloseStream
+        elif event == "mark":
+            self.marks.append(str((msg.get("mark") or {}).get("name", "")))
+        # connected, start (again), dtmf and anything newer: nothing to do
+
+    async def send(self, message: str) -> None:
+        self.not_sent += 1
+        if '"Error"' in message[:40]:
+            err = json.loads(message)
+            log.warning("twilio %s: %s %s", self.call_id, err.get("err_code"), err.get("err_msg"))
+
+    async def close(self, code: int = 1000, reason: str = "") -> None:
+        await self.ws.close(code, reason)
+
+
+class TwilioHost(Protocol):
+    auth: Authenticator
+
+    async def run_call(self, ws: Any, opts: StreamOptions, principal: Principal) -> None: ...
+
+
+async def serve_twilio(host: TwilioHost, ws: ServerConnection) -> None:
+    """One Twilio Media Stream: wait for `start`, check it, run the call."""
+    try:
+        start = await asyncio.wait_for(_start_message(ws), START_TIMEOUT_S)
+    except (TimeoutError, ConnectionClosed, ValueError) as e:
+        log.warning("twilio stream refused: %s", e or "no start message")
+        await _close(ws, CloseCode.POLICY, "expected Twilio's start message")
+        return
+    fmt = start.get("mediaFormat") or {}
+    if (fmt.get("encoding"), int(fmt.get("sampleRate") or 0), int(fmt.get("channels") or 1)) \
+            != ("audio/x-mulaw", RATE, 1):
+        await _close(ws, CloseCode.UNSUPPORTED_DATA, f"unsupported mediaFormat {fmt}")
+        return
+    params = start.get("customParameters") or {}
+    call_id = str(params.get("call_id") or start.get("callSid") or "")
+    query = urlencode({"encoding": "mulaw", "sample_rate": RATE, "channels": 2, "multichannel": "true",
+                       "call_id": call_id})
+    try:
+        opts = parse_stream_query(query)
+    except OptionError as e:
+        await _close(ws, CloseCode.UNSUPPORTED_DATA, str(e))
+        return
+    token = params.get("token")
+    try:
+        if not token and not host.auth.open:
+            raise AuthError(401, "no token in the start message's customParameters")
+        principal = host.auth.authenticate(f"Token {token}" if token else None)
+        host.auth.authorize(principal, "stream", opts.call_id)
+    except AuthError as e:
+        log.warning("twilio stream for %s denied: %s", opts.call_id, e.reason)
+        await _close(ws, CloseCode.POLICY, "unauthorized: " + e.reason)
+        return
+    tracks = {TRACK_CHANNEL[t] for t in start.get("tracks") or ["inbound"] if t in TRACK_CHANNEL}
+    sock = TwilioSocket(ws, TrackAligner(tracks), str(start.get("streamSid", "")), opts.call_id)
+    log.info("twilio stream %s for call %s (tracks %s)", sock.stream_sid, opts.call_id,
+             ",".join(sorted(start.get("tracks") or ["inbound"])))
+    await host.run_call(sock, opts, principal)
+    a = sock.aligner
+    log.info("twilio stream %s ended: %d media, silence padded agent %d / customer %d samples, "
+             "late %d / %d, marks %d", sock.stream_sid, sock.media, a.padded[AGENT], a.padded[CUSTOMER],
+             a.dropped[AGENT], a.dropped[CUSTOMER], len(sock.marks))
+
+
+async def _start_message(ws: ServerConnection) -> dict[str, Any]:
+    while True:
+        raw = await ws.recv()
+        msg = json.loads(raw)
+        if not isinstance(msg, dict):
+            raise ValueError("not a Twilio message")
+        if msg.get("event") == "start":
+            start = msg.get("start")
+            if not isinstance(start, dict):
+                raise ValueError("start message without its start object")
+            return start
+        if msg.get("event") != "connected":
+            raise ValueError(f"expected start, got {str(msg.get('event'))[:20]!r}")
+
+
+async def _close(ws: ServerConnection, code: int, reason: str) -> None:
+    with contextlib.suppress(ConnectionClosed):
+        await ws.close(code, reason[:120])
