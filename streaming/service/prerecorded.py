@@ -158,9 +158,10 @@ def _options(host: PrerecordedHost, request: HttpRequest) -> tuple[StreamOptions
         opts = parse_stream_query(query)
     except OptionError as e:
         raise HttpError(400, ErrorCode.BAD_PARAMETER, str(e)) from None
-    if opts.language not in (None, "en") and getattr(host.recognizer, "multilingual", True) is False:
+    asked = "multi" if opts.detect_language else opts.language
+    if asked not in (None, "en") and getattr(host.recognizer, "multilingual", True) is False:
         raise HttpError(400, ErrorCode.BAD_PARAMETER,
-                        f"language={opts.language} needs a multilingual model; this server runs "
+                        f"language={asked} needs a multilingual model; this server runs "
                         f"{host.model_name}, which is English-only")
     raw = "encoding" in q
     if raw and "sample_rate" not in q and opts.encoding in ("mulaw", "alaw"):

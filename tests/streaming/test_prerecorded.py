@@ -246,6 +246,8 @@ def test_refusals_say_why(server_factory):
     assert r.status_code == 400 and r.json()["err_code"] == "INVALID_AUDIO" and "upload" not in r.text
     assert post(srv, flac, "encoding=opus", ok).json()["err_code"] == "INVALID_QUERY_PARAMETER"
     assert post(srv, flac, "utterances=maybe", ok).status_code == 400
+    for lang in ("nl", "multi"):  # tiny.en is English-only: refused, not answered in English
+        assert post(srv, flac, f"language={lang}", ok).json()["err_code"] == "INVALID_QUERY_PARAMETER"
     assert post(srv, b"", headers=ok).status_code == 400
     assert httpx.put(f"{srv.http}/v1/listen", content=flac, headers=ok).status_code == 405
     assert httpx.post(f"{srv.http}/v1/elsewhere", content=flac, headers=ok).status_code == 404
