@@ -128,6 +128,10 @@ class StreamOptions:
     punctuate: bool = True
     smart_format: bool = False
     record: bool = False  # also send `Record` messages (the transcript of record) to this client
+    # Deepgram's `redact` (repeatable or comma-separated: pci, pii, numbers, name, ...),
+    # lower-cased, `false` dropped: what this client's own results have removed
+    # (assist.api.redaction_kinds maps them); desktops still get the words as said.
+    redact: tuple[str, ...] = ()
 
     @property
     def separate_channels(self) -> bool:
@@ -164,6 +168,18 @@ def _int(name: str, value: str, lo: int, hi: int) -> int:
     if not lo <= n <= hi:
         raise OptionError(f"{name}={n} is outside the supported range {lo}..{hi}")
     return n
+
+
+def _redact(values: list[str]) -> tuple[str, ...]:
+    """`redact=pci&redact=name` or `redact=pci,name`: the kinds asked for, in order, once each."""
+    out: list[str] = []
+    for v in (p.strip().lower() for raw in values for p in raw.split(",")):
+        if v in ("", "false", "0", "no") or v in out:
+            continue
+        if len(v) > 40 or not all(c.isalnum() or c in "_-" for c in v):
+            raise OptionError(f"redact must name kinds like pci, pii, numbers, name; got {v[:40]!r}")
+        out.append(v)
+    return tuple(out)
 
 
 def parse_stream_query(query: str) -> StreamOptions:
@@ -219,6 +235,8 @@ def parse_stream_query(query: str) -> StreamOptions:
         o.smart_format = _bool("smart_format", q["smart_format"])
     if "record" in q:
         o.record = _bool("record", q["record"])
+    if "redact" in q:
+        o.redact = _redact(parse_qs(query, keep_blank_values=True)["redact"])
     if "call_id" in q:
         cid = q["call_id"].strip()
         if not cid or len(cid) > 128 or not all(c.isalnum() or c in "-_.:" for c in cid):
