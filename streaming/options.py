@@ -262,9 +262,19 @@ class ServerOptions:
     max_queue_delay_s: float = 1.5  # refuse new calls while finals wait longer than this
     max_calls_per_key: int = 0  # concurrent calls one API key/token may stream (0 = max_calls)
     max_subscribers_per_call: int = 16  # desktops following one call
-    max_messages_per_s: float = 2000.0  # per connection, 2 s burst (real time in 20 ms frames is 50/s;
-    # prerecorded audio may be sent faster than real time, as Deepgram allows)
+    # Limits that fit audio. Audio frames beyond this rate are read more slowly (TCP
+    # backpressure), never refused: real time in 20 ms frames is 50/s, and recordings may
+    # be sent faster than real time, as Deepgram allows.
+    max_messages_per_s: float = 2000.0
+    max_control_per_s: float = 20.0  # text (control) messages; beyond it one is refused with an Error
+    fast_ahead_s: float = 3.0  # audio this far ahead of the wall clock: the stream is faster than real time
+    max_fast_pending: int = 3  # decodes in flight before a faster-than-real-time stream is read on
     max_call_s: float = 4 * 3600.0  # a call streaming longer is closed (flushed first)
+    # SIGTERM (rolling restart): desktops are closed at once with 1001 so they reconnect to
+    # another node; new calls are refused; live calls go on for up to this long, minus the
+    # last 5 s, which are kept to transcribe what they sent (docs/scaling.md). The node has
+    # exited by then: match it to the orchestrator's kill timeout (Kubernetes' default is 30 s).
+    shutdown_grace_s: float = 30.0
     redis_url: str | None = None
     data_dir: str = "souffleur-data"
     extra: dict[str, Any] = field(default_factory=dict)

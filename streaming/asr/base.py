@@ -38,6 +38,7 @@ class DecodeRequest:
     prefix_tokens: tuple[int, ...] = ()
     language: str | None = None
     prompt_tokens: tuple[int, ...] = ()  # earlier text given as context (<|startofprev|>), not forced
+    priority: int = 0  # 0: a real-time call; 1: a stream sent faster than real time (served last)
     beam_size: int | None = None
     created: float = field(default_factory=time.monotonic)
 

@@ -14,7 +14,11 @@ never on the event loop. Rules, in order of importance:
 3. requests of similar length are decoded together in one model call (batching
    amortises the decoder; encoder work grows with the batch, so the gain is the
    decoder's and the fixed per-call overhead);
-4. admission: a new call is refused (close code 1013) when the call limit is
+4. real time first: requests of streams sent faster than real time (priority 1:
+   recordings replayed over the socket, `--fast`) are served only when no
+   real-time request waits, so a fast stream never makes a live call late; their
+   queue waits do not count towards admission;
+5. admission: a new call is refused (close code 1013) when the call limit is
    reached, finals are already waiting longer than `max_queue_delay`, or the
    record backlog is older than `max_record_delay`, so admitted calls never fall
    behind.
@@ -70,9 +74,11 @@ class InferenceScheduler:
         self.max_queue_delay = max_queue_delay
         self.max_record_delay = max_record_delay
         self._cv = threading.Condition()
-        self._records: deque[_Job] = deque()
-        self._finals: deque[_Job] = deque()
-        self._interims: dict[str, _Job] = {}  # newest queued interim per channel key
+        # per priority (0 real time, 1 faster than real time): records, finals, and the
+        # newest queued interim per channel key
+        self._records: list[deque[_Job]] = [deque(), deque()]
+        self._finals: list[deque[_Job]] = [deque(), deque()]
+        self._interims: list[dict[str, _Job]] = [{}, {}]
         self._final_delays: deque[tuple[float, float]] = deque(maxlen=512)
         self._decode_times: deque[float] = deque(maxlen=512)
         self.stats = SchedulerStats()
@@ -90,20 +96,19 @@ class InferenceScheduler:
         job = _Job(req, done)
         dropped: list[_Job] = []
         with self._cv:
+            p = 1 if req.priority else 0
             if self._stop:
                 dropped.append(job)
             elif req.kind == "record":
-                self._records.append(job)
-            elif req.kind == "final":
-                old = self._interims.pop(req.key, None)
-                if old is not None:
-                    dropped.append(old)
-                self._finals.append(job)
+                self._records[p].append(job)
             else:
-                old = self._interims.pop(req.key, None)
+                old = self._interims[p].pop(req.key, None)
                 if old is not None:
                     dropped.append(old)
-                self._interims[req.key] = job
+                if req.kind == "final":
+                    self._finals[p].append(job)
+                else:
+                    self._interims[p][req.key] = job
             self._cv.notify()
         for d in dropped:
             self._drop(d)
@@ -130,22 +135,23 @@ class InferenceScheduler:
     # -- load --------------------------------------------------------------
     def queue_depth(self) -> dict[str, int]:
         with self._cv:
-            return {"record": len(self._records), "final": len(self._finals),
-                    "interim": len(self._interims)}
+            return {"record": len(self._records[0]), "final": len(self._finals[0]),
+                    "interim": len(self._interims[0]),
+                    "fast": len(self._records[1]) + len(self._finals[1]) + len(self._interims[1])}
 
     def final_delay_p90(self, window: float = 10.0) -> float:
         """90th percentile wait of finals in the last `window` seconds, and the oldest queued."""
         now = time.monotonic()
         with self._cv:
             recent = sorted(d for t, d in self._final_delays if now - t <= window)
-            oldest = now - self._finals[0].enqueued if self._finals else 0.0
+            oldest = now - self._finals[0][0].enqueued if self._finals[0] else 0.0
         p90 = recent[int(0.9 * (len(recent) - 1))] if recent else 0.0
         return max(p90, oldest)
 
     def record_backlog(self) -> float:
         """Seconds the oldest queued record decode has waited (0 when none)."""
         with self._cv:
-            return time.monotonic() - self._records[0].enqueued if self._records else 0.0
+            return time.monotonic() - self._records[0][0].enqueued if self._records[0] else 0.0
 
     def overloaded(self) -> bool:
         return (self.final_delay_p90() > self.max_queue_delay
@@ -159,8 +165,15 @@ class InferenceScheduler:
     # -- workers -----------------------------------------------------------
     def _take_batch(self) -> list[_Job]:
         """Pick the most urgent job and compatible companions (lock held)."""
+        for p in (0, 1):
+            batch = self._take_queued(p) or self._take_interims(p)
+            if batch:
+                return batch
+        return []
+
+    def _take_queued(self, p: int) -> list[_Job]:
         now = time.monotonic()
-        for pool in (self._records, self._finals):
+        for pool in (self._records[p], self._finals[p]):
             if not pool:
                 continue
             first = pool.popleft()
@@ -173,15 +186,19 @@ class InferenceScheduler:
                 else:
                     keep.append(j)
             pool.extendleft(reversed(keep))
-            if pool is self._finals:
+            if pool is self._finals[0]:
                 self._final_delays.extend((now, now - j.enqueued) for j in batch)
             return batch
-        # interims: oldest first, stale ones dropped
-        jobs = sorted(self._interims.values(), key=lambda j: j.enqueued)
+        return []
+
+    def _take_interims(self, p: int) -> list[_Job]:
+        """Interims: oldest first, stale ones dropped."""
+        now = time.monotonic()
+        pool = self._interims[p]
         fresh = []
-        for j in jobs:
+        for j in sorted(pool.values(), key=lambda j: j.enqueued):
             if now - j.enqueued > self.max_interim_age:
-                del self._interims[j.req.key]
+                del pool[j.req.key]
                 self._drop_later.append(j)
             else:
                 fresh.append(j)
@@ -195,14 +212,14 @@ class InferenceScheduler:
             if _compatible(first.req, j.req):
                 batch.append(j)
         for j in batch:
-            del self._interims[j.req.key]
+            del pool[j.req.key]
         return batch
 
     def _run(self) -> None:
         while True:
             self._drop_later: list[_Job] = []
             with self._cv:
-                while not self._stop and not self._records and not self._finals and not self._interims:
+                while not self._stop and not self._queued():
                     self._cv.wait()
                 if self._stop:
                     return
@@ -233,13 +250,18 @@ class InferenceScheduler:
                     h.queue_seconds = max(0.0, now - dt - j.enqueued)
                 j.done(h)
 
+    def _queued(self) -> bool:
+        return any(self._records) or any(self._finals) or any(self._interims)
+
     def close(self) -> None:
         with self._cv:
             self._stop = True
-            pending = list(self._records) + list(self._finals) + list(self._interims.values())
-            self._records.clear()
-            self._finals.clear()
-            self._interims.clear()
+            pending = [j for p in (0, 1) for j in (*self._records[p], *self._finals[p],
+                                                   *self._interims[p].values())]
+            for p in (0, 1):
+                self._records[p].clear()
+                self._finals[p].clear()
+                self._interims[p].clear()
             self._cv.notify_all()
         for j in pending:
             j.done(None)

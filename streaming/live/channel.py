@@ -194,6 +194,7 @@ class ChannelTranscriber:
         # transcript of record: the open utterance [rec_start, rec_voiced_end) and the
         # decodes in flight, emitted in order once every earlier live final is out
         self.record_beam: int | None = None
+        self.priority = 0  # 1 once the stream runs faster than real time (scheduler serves it last)
         self._rec_start: int | None = None
         self._rec_voiced_end = 0
         self._rec_voiced = 0
@@ -228,6 +229,7 @@ class ChannelTranscriber:
             language=self.language,
             beam_size=beams.get(kind),
             prompt_tokens=prompt,
+            priority=self.priority,
         )
 
     def _trim(self, a: int) -> None:
@@ -408,6 +410,8 @@ class ChannelTranscriber:
     def _maybe_interim(self, out: list[Output]) -> None:
         c = self.chunk
         if c is None or self.interim_in_flight or self.pending_finals or not self.o.early_commit:
+            return
+        if self.priority:  # faster than real time: nobody is watching words appear
             return
         if self.buf.end - c.last_interim_at < self.o.interim_interval_ms * RATE // 1000:
             return

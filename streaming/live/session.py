@@ -172,6 +172,16 @@ class CallSession:
     def _fail(self, code: str, message: str, close_code: int) -> list[Out]:
         return [Send(error_message(code, message))] + self.close(close_code, message[:120])
 
+    def mark_faster_than_real_time(self) -> None:
+        """The audio arrives faster than it plays (a recording replayed, `--fast`): its
+        decodes go to the back of the scheduler, behind every real-time call's."""
+        for ch in self.channels.values():
+            ch.priority = 1
+
+    @property
+    def faster_than_real_time(self) -> bool:
+        return any(ch.priority for ch in self.channels.values())
+
     # -- results -----------------------------------------------------------
     def on_result(self, req: DecodeRequest, hyp: Hypothesis | None) -> list[Out]:
         ch = self.channels.get(req.key)

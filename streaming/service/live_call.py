@@ -12,6 +12,7 @@ import asyncio
 import bisect
 import contextlib
 import json
+import logging
 import time
 from collections import deque
 from typing import Any, Protocol
@@ -28,6 +29,8 @@ from streaming.service.auth import OPEN, Principal
 from streaming.service.bus import CallInfo, EventBus
 from streaming.service.metrics import ServerMetrics
 from streaming.service.pipeline import CallPipeline
+
+log = logging.getLogger("souffleur")
 
 
 class CallHost(Protocol):
@@ -55,7 +58,9 @@ class LiveCall:
         self.server = server
         self.principal = principal
         self.started = time.monotonic()
-        self._allowance = server.options.max_messages_per_s  # token bucket for message rate
+        self._allowance = server.options.max_messages_per_s  # token bucket for audio frames
+        self._control = server.options.max_control_per_s  # token bucket for text messages
+        self._progress = asyncio.Event()  # a decode came back (a fast stream may read on)
         # (audio seconds received so far, wall time): when did the audio of a word arrive
         self._arrivals: deque[tuple[float, float]] = deque(maxlen=3000)
         self.ws = ws
@@ -117,22 +122,54 @@ class LiveCall:
                 self.dispatch([Send(error_message(code, text))])
                 self.dispatch(self.session.close(close, text[:120]))
                 continue
+            elapsed = now - self.last_activity
             self.last_activity = now
             if isinstance(msg, bytes):
+                await self._pace(elapsed)
                 self.dispatch(self.session.receive_audio(msg))
                 self._arrivals.append((self.session.audio_seconds, time.time()))
-            elif self.session.closing is None:
+                await self._hold_fast_stream()
+            elif self.session.closing is None and ("CloseStream" in msg or self._control_allowed(elapsed)):
                 self.dispatch(self.session.receive_text(msg))
 
-    def _limits(self, now: float) -> tuple[str, str, int] | None:
-        """Message rate (token bucket, 2 s burst) and call duration."""
+    async def _pace(self, elapsed: float) -> None:
+        """Audio frames past `max_messages_per_s` are read later, not refused: the sender
+        is slowed by TCP backpressure and nothing it sent is lost."""
+        rate = self.server.options.max_messages_per_s
+        self._allowance = min(2 * rate, self._allowance + elapsed * rate) - 1
+        if self._allowance < 0:
+            await asyncio.sleep(-self._allowance / rate)
+
+    def _control_allowed(self, elapsed: float) -> bool:
+        """Text messages are cheap to send and each costs a parse: past the budget one is
+        refused with an Error (the call goes on), never silently dropped. CloseStream is
+        always taken: it ends the stream."""
+        rate = self.server.options.max_control_per_s
+        self._control = min(2 * rate, self._control + elapsed * rate)
+        if self._control < 1:
+            self.dispatch([Send(error_message(
+                "RATE_LIMITED", f"more than {rate:g} control messages per second; this one was ignored"))])
+            return False
+        self._control -= 1
+        return True
+
+    async def _hold_fast_stream(self) -> None:
+        """A stream sent faster than real time is served after every real-time call
+        (priority 1) and read only as fast as its decodes come back: it slows down, it is
+        never refused mid-way, and it cannot make a live call late."""
         o = self.server.options
-        rate = o.max_messages_per_s
-        self._allowance = min(2 * rate, self._allowance + (now - self.last_activity) * rate)
-        if self._allowance < 1:
-            return ("RATE_LIMITED", f"more than {rate:g} messages per second; send larger frames",
-                    CloseCode.POLICY)
-        self._allowance -= 1
+        s = self.session
+        if not s.faster_than_real_time and s.audio_seconds - (time.monotonic() - self.started) > o.fast_ahead_s:
+            s.mark_faster_than_real_time()
+            log.info("call %s streams faster than real time: served after real-time calls", self.call_id)
+        while s.faster_than_real_time and s.pending > o.max_fast_pending and not self._closed.is_set():
+            self._progress.clear()
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(self._progress.wait(), timeout=1.0)
+
+    def _limits(self, now: float) -> tuple[str, str, int] | None:
+        """Call duration (rates are paced, not refused: `_pace`, `_control_allowed`)."""
+        o = self.server.options
         if now - self.started > o.max_call_s:
             return ("CALL_TOO_LONG", f"calls are limited to {o.max_call_s:g} s", CloseCode.POLICY)
         return None
@@ -180,6 +217,7 @@ class LiveCall:
             m.queue_wait.labels(kind=req.kind).observe(hyp.queue_seconds)
             m.decode.observe(hyp.decode_seconds)
         self.dispatch(self.session.on_result(req, hyp))
+        self._progress.set()
 
     async def _writer(self) -> None:
         """Send in order, publish to the bus; a dead socket never stops the bus side."""

@@ -251,7 +251,10 @@ class SouffleurServer:
         """None if a new call may start, else the reason it may not."""
         if self.draining:
             return "server is shutting down"
-        if len(self.calls) >= self.max_calls:
+        # a stream sent faster than real time takes no live call's slot (it is served with
+        # what real-time calls leave free), but the process holds at most twice the limit
+        live = sum(1 for c in self.calls.values() if not c.session.faster_than_real_time)
+        if live >= self.max_calls or len(self.calls) >= 2 * self.max_calls:
             return f"all {self.max_calls} call slots are in use"
         per_key = self.options.max_calls_per_key or self.max_calls
         mine = sum(1 for c in self.calls.values() if c.principal.key_id == principal.key_id)
