@@ -289,6 +289,7 @@ async def _transcribe(host: PrerecordedHost, stream: AudioStream, opts: StreamOp
         await asyncio.wait({work, gone}, return_when=asyncio.FIRST_COMPLETED)
         if not work.done():
             work.cancel()
+            await asyncio.wait({work})  # its file read ends before the file is closed
             raise ConnectionResetError("client went away before the transcript was ready")
         messages = work.result()
     except RecordingError as e:

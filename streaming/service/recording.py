@@ -71,9 +71,13 @@ class RecordingRun:
         """Feed every block (read in a thread: MP3 decoding is CPU), then close and wait."""
         frame_bytes = self.session.decoder.frame_bytes
         rate = self.session.options.sample_rate
+        reading: asyncio.Future | None = None
         try:
             while True:
-                block = await asyncio.to_thread(next, blocks, None)
+                # shielded: if this request is cancelled mid-read, the read still finishes
+                # (below) before the caller may close the file under the reading thread
+                reading = asyncio.ensure_future(asyncio.to_thread(next, blocks, None))
+                block = await asyncio.shield(reading)
                 if block is None:
                     break
                 self._dispatch(self.session.receive_audio(block))
@@ -88,6 +92,8 @@ class RecordingRun:
         finally:
             for t in list(self._tasks):
                 t.cancel()
+            if reading is not None and not reading.done():
+                await asyncio.wait({reading})
         if self._error is not None:
             raise self._error
         return self.messages
