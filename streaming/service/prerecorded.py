@@ -177,10 +177,9 @@ def _options(host: PrerecordedHost, request: HttpRequest) -> tuple[StreamOptions
     except ValueError:
         raise HttpError(400, ErrorCode.BAD_PARAMETER,
                         "utterances must be true or false; utt_split seconds in 0.05..60") from None
-    # Deepgram's redact takes true, pci, pii, numbers, ssn… (repeatable); any of them removes
-    # everything our redactor knows (numbers, e-mails, dates), as stored transcripts are
-    redact = [v.strip().lower() for v in parse_qs(query).get("redact", [])]
-    shape["redact"] = any(v not in ("false", "0", "no", "") for v in redact)
+    # Deepgram's redact (pci, pii, numbers, ssn…, parsed by options): any kind asked for
+    # removes everything our redactor knows (numbers, e-mails, dates), as stored transcripts are
+    shape["redact"] = bool(opts.redact)
     return opts, shape, raw
 
 

@@ -8,18 +8,16 @@ record (beam search, the channel's earlier text as prompt), exactly as a live
 call's `Record` is. (`streaming.batch` sits above `service` in the layers, so
 this module re-states its two settings rather than import them.)
 
-Live calls come first. The scheduler serves records before finals, so a
-pre-recorded decode submitted freely would overtake live finals. Instead each
-decode waits until no live final or record is queued (up to `YIELD_MAX_S`,
-after which it goes anyway so a saturated server still finishes it), and audio
-is read only a little ahead of what has been decoded, so a long upload holds
-`LOOKAHEAD_S` of audio in memory, not the file.
+Live calls come first: the session is marked faster than real time, so the
+shared scheduler serves its decodes only when no real-time request (record,
+final or interim of a live call) waits; a decode already running is not
+interrupted. Audio is read only a little ahead of what has been decoded, so a
+long upload holds `LOOKAHEAD_S` of audio in memory, not the file.
 """
 
 from __future__ import annotations
 
 import asyncio
-import time
 from collections.abc import Iterator
 from dataclasses import replace
 from typing import Any
@@ -32,8 +30,6 @@ from streaming.options import SegmenterOptions, StreamOptions
 
 FEED_S = 0.5  # audio per receive_audio call, as the batch engine feeds it
 LOOKAHEAD_S = 60.0  # audio read ahead of the decodes (memory stays bounded for hours of audio)
-YIELD_POLL_S = 0.02
-YIELD_MAX_S = 5.0  # a decode waits at most this long for live work to drain
 
 
 def recording_segmenter(base: SegmenterOptions) -> SegmenterOptions:
@@ -51,21 +47,18 @@ def recording_options(stream: AudioStream, *, multichannel: bool, language: str 
 class RecordingRun:
     """Drive one session over a recording; `messages` is what it sent (Records, Metadata)."""
 
-    def __init__(self, scheduler: InferenceScheduler, session: CallSession, *,
-                 yield_to: Any = None) -> None:
+    def __init__(self, scheduler: InferenceScheduler, session: CallSession) -> None:
         self.scheduler = scheduler
         self.session = session
+        session.mark_faster_than_real_time()  # served after every live call's decodes
         self.messages: list[dict[str, Any]] = []
         self.decodes = 0
-        self.yielded_s = 0.0  # time decodes waited for live work
         self._tasks: set[asyncio.Task] = set()
         self._closed = asyncio.Event()
         self._progress = asyncio.Event()
         self._decoded_to = 0.0
         self._fed_s = 0.0
         self._error: BaseException | None = None
-        # what counts as live work to wait for (tests pass their own)
-        self._live_queued = yield_to or _live_queued
 
     async def run(self, blocks: Iterator[bytes]) -> list[dict[str, Any]]:
         """Feed every block (read in a thread: MP3 decoding is CPU), then close and wait."""
@@ -113,10 +106,6 @@ class RecordingRun:
 
     async def _decode(self, req: DecodeRequest) -> None:
         try:
-            t0 = time.monotonic()
-            while self._live_queued(self.scheduler) and time.monotonic() - t0 < YIELD_MAX_S:
-                await asyncio.sleep(YIELD_POLL_S)
-            self.yielded_s += time.monotonic() - t0
             hyp = await self.scheduler.decode(req)
             self.decodes += 1
             self._decoded_to = max(self._decoded_to, req.offset + req.duration)
@@ -131,8 +120,3 @@ class RecordingRun:
 class RecordingError(ValueError):
     """The audio could not be transcribed (the session said why)."""
 
-
-def _live_queued(scheduler: InferenceScheduler) -> bool:
-    """Live finals or records are waiting for the model (ours wait behind them)."""
-    depth = scheduler.queue_depth()
-    return depth.get("final", 0) > 0 or depth.get("record", 0) > 0

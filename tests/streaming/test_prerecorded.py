@@ -276,8 +276,8 @@ def test_a_client_that_hangs_up_stops_the_work(server):
 
 # -- live calls first ---------------------------------------------------------------
 def test_recording_decodes_wait_behind_live_work():
-    """With a live final queued, a recording submits nothing; once it is served, the
-    recording goes on (a gate holds the model on the first live decode)."""
+    """A recording's decodes queue at the lowest priority: a live final queued after them
+    is still decoded first (a gate holds the model on the first live decode)."""
     gate = threading.Event()
     order: list[str] = []
 
@@ -300,11 +300,13 @@ def test_recording_decodes_wait_behind_live_work():
         session = CallSession(opts, recording_segmenter(SegmenterOptions()), max_frame_bytes=1 << 26)
         first = asyncio.ensure_future(sched.decode(live(1)))  # taken by the worker, held at the gate
         await asyncio.sleep(0.1)
-        second = asyncio.ensure_future(sched.decode(live(2)))  # queued behind it
         run = RecordingRun(sched, session)
         task = asyncio.ensure_future(run.run(stream.blocks(0.5)))
         await asyncio.sleep(0.8)
-        assert sched.queue_depth()["record"] == 0 and order == ["final"]  # the recording waits
+        depth = sched.queue_depth()
+        assert depth["fast"] >= 1 and depth["record"] == 0 and order == ["final"]  # queued, last
+        second = asyncio.ensure_future(sched.decode(live(2)))  # a live final comes after it...
+        await asyncio.sleep(0.1)
         gate.set()
         await asyncio.gather(first, second)
         messages = await asyncio.wait_for(task, 30)
@@ -314,8 +316,7 @@ def test_recording_decodes_wait_behind_live_work():
         run, messages = asyncio.run(go())
     finally:
         sched.close()
-    assert order[:2] == ["final", "final"] and set(order[2:]) == {"record"} and run.decodes >= 1
-    assert run.yielded_s > 0.5
+    assert order[:2] == ["final", "final"] and set(order[2:]) == {"record"} and run.decodes >= 1  # ...and goes first
     assert any(m["type"] == "Record" for m in messages) and messages[-1]["type"] == "Metadata"
 
 
@@ -329,3 +330,44 @@ def test_audio_stream_reads_blocks_not_the_file(tmp_path):
     (tmp_path / "a.raw").write_bytes(encode_samples(x[:, 0], "alaw"))
     r = AudioStream(tmp_path / "a.raw", raw_encoding="alaw", raw_rate=48000)
     assert r.duration == 3.0 and b"".join(r.blocks(0.5)) == (tmp_path / "a.raw").read_bytes()
+
+
+def test_response_shape_utterances_and_redaction():
+    from streaming.service.prerecorded_response import ResponseShape, prerecorded_response
+
+    def word(w: str, start: float, end: float) -> dict:
+        return {"word": w.strip(".,").lower(), "start": start, "end": end, "confidence": 0.9,
+                "punctuated_word": w}
+
+    said = "My card is 4532 1111 2222 3333. Thanks."
+    words = [word("My", 0.0, 0.2), word("card", 0.2, 0.5), word("is", 0.5, 0.6), word("4532", 0.6, 1.0),
+             word("1111", 1.0, 1.4), word("2222", 1.4, 1.8), word("3333.", 1.8, 2.2),
+             word("Thanks.", 3.5, 3.9)]  # 1.3 s pause before "Thanks."
+    rec = {"type": "Record", "channel_index": [1, 2], "start": 0.0,
+           "channel": {"alternatives": [{"transcript": said, "confidence": 0.9, "words": words}]}}
+    empty = {"type": "Record", "channel_index": [0, 2], "start": 5.0,
+             "channel": {"alternatives": [{"transcript": "", "confidence": 0.0, "words": []}]}}
+    live = {"type": "Results", "is_final": True, "channel_index": [0, 2], "start": 0.0,
+            "channel": {"alternatives": [{"transcript": "ignored", "words": [word("ignored", 0, 1)]}]}}
+    common = {"request_id": "r", "sha256": "s", "duration": 4.0, "model_name": "m", "created": 0.0}
+    doc = prerecorded_response([live, rec, empty], ResponseShape(channels=2, utterances=True,
+                                                                 roles=("agent", "customer")), **common)
+    assert doc["metadata"]["created"] == "1970-01-01T00:00:00.000Z" and doc["metadata"]["channels"] == 2
+    ch = doc["results"]["channels"]
+    assert ch[0]["alternatives"][0]["transcript"] == "" and ch[1]["alternatives"][0]["transcript"] == said
+    utts = doc["results"]["utterances"]  # split at the 1.3 s pause (utt_split 0.8 s)
+    assert [u["transcript"] for u in utts] == ["My card is 4532 1111 2222 3333.", "Thanks."]
+    assert {u["channel"] for u in utts} == {1} and {u["role"] for u in utts} == {"customer"}
+    red = prerecorded_response([rec], ResponseShape(channels=2, redact=True), **common)
+    alt = red["results"]["channels"][1]["alternatives"][0]
+    assert "4532" not in json.dumps(red) and "[number]" in alt["transcript"]
+    assert [w["word"] for w in alt["words"]][:3] == ["my", "card", "is"]
+    assert {w["punctuated_word"] for w in alt["words"][3:7]} == {"[redacted]"}
+    assert rec["channel"]["alternatives"][0]["transcript"] == said  # the session's message untouched
+
+
+def test_redact_parameter_is_deepgrams(server):
+    flac = (AUDIO / "ljspeech/LJ001-0002.flac").read_bytes()
+    assert post(server, flac, "redact=pci&redact=numbers").status_code == 200
+    r = post(server, flac, "redact=card%20numbers!")
+    assert r.status_code == 400 and r.json()["err_code"] == "INVALID_QUERY_PARAMETER"
