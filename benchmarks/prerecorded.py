@@ -11,7 +11,7 @@ Starts `souffleur serve` as its own process and measures:
    its last word's end (the stream's own word timestamp) was sent; the same measure in
    both runs, so their ratio is what matters.
 
-    python benchmarks/prerecorded.py --calls 2 --seconds 60
+    python benchmarks/prerecorded.py --calls 2 --seconds 60 --rounds 2
 """
 
 from __future__ import annotations
@@ -104,6 +104,7 @@ def main() -> None:
     ap.add_argument("--calls", type=int, default=2)
     ap.add_argument("--seconds", type=float, default=60.0)
     ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--rounds", type=int, default=1, help="alone / with uploads pairs")
     ap.add_argument("--workers", type=int, default=0, help="server inference workers (default: its own)")
     args = ap.parse_args()
     extra = ("--workers", str(args.workers)) if args.workers else ()
@@ -114,7 +115,9 @@ def main() -> None:
         print(f"{'file':48} {'audio s':>8} {'answer s':>9} {'x real time':>12}")
         for r in rows:
             print(f"{r['file']:48} {r['audio_s']:8.1f} {r['response_s']:9.2f} {r['x_realtime']:12.1f}")
-        live = [asyncio.run(live_run(srv.url, http, args.calls, args.seconds, up)) for up in (False, True)]
+        # alone / with uploads, alternated `--rounds` times: drift on a shared machine hits both
+        live = [asyncio.run(live_run(srv.url, http, args.calls, args.seconds, up))
+                for _ in range(args.rounds) for up in (False, True)]
         print(f"\n{args.calls} live calls x {args.seconds:g} s   final p50 / p90 / p99 s   uploads answered")
         for r in live:
             print(f"  {'with uploads' if r['uploads'] else 'alone':14} {r['final_p50']} / {r['final_p90']} / "
