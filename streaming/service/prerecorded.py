@@ -101,13 +101,14 @@ class PrerecordedHost(Protocol):
     scheduler: InferenceScheduler
     auth: Authenticator
     metrics: ServerMetrics
-    recognizer: Any
     prerecorded_limits: PrerecordedLimits
     prerecorded_active: int
     draining: bool
 
     @property
     def model_name(self) -> str: ...
+
+    def language_problem(self, opts: StreamOptions) -> str | None: ...
 
 
 async def handle_prerecorded(host: PrerecordedHost, request: HttpRequest, reader: asyncio.StreamReader,
@@ -158,11 +159,8 @@ def _options(host: PrerecordedHost, request: HttpRequest) -> tuple[StreamOptions
         opts = parse_stream_query(query)
     except OptionError as e:
         raise HttpError(400, ErrorCode.BAD_PARAMETER, str(e)) from None
-    asked = "multi" if opts.detect_language else opts.language
-    if asked not in (None, "en") and getattr(host.recognizer, "multilingual", True) is False:
-        raise HttpError(400, ErrorCode.BAD_PARAMETER,
-                        f"language={asked} needs a multilingual model; this server runs "
-                        f"{host.model_name}, which is English-only")
+    if (problem := host.language_problem(opts)) is not None:  # as live: the model decides
+        raise HttpError(400, ErrorCode.BAD_PARAMETER, problem)
     raw = "encoding" in q
     if raw and "sample_rate" not in q and opts.encoding in ("mulaw", "alaw"):
         opts.sample_rate = 8000  # G.711 is 8 kHz unless told otherwise

@@ -16,7 +16,8 @@ assistant, the stored log and its redaction are the same.
 
 Twilio can set no header on the socket and its URL takes no query, so the
 credential and the call id ride in `customParameters` (`token`, `call_id`;
-without `call_id` the call is Twilio's callSid) and are checked on `start`, before any audio is
+without `call_id` the call is Twilio's callSid; optionally `language`, as
+`/v1/listen` takes it) and are checked on `start`, before any audio is
 accepted; the handshake itself is let through (`routes.py`). We never send
 audio, so Twilio gets nothing back: transcripts go to the call's event feed,
 not to Twilio, which accepts only media, mark and clear. A `mark` from Twilio
@@ -177,6 +178,8 @@ class TwilioHost(Protocol):
 
     async def run_call(self, ws: Any, opts: StreamOptions, principal: Principal) -> None: ...
 
+    def language_problem(self, opts: StreamOptions) -> str | None: ...
+
 
 async def serve_twilio(host: TwilioHost, ws: ServerConnection) -> None:
     """One Twilio Media Stream: wait for `start`, check it, run the call."""
@@ -193,11 +196,15 @@ async def serve_twilio(host: TwilioHost, ws: ServerConnection) -> None:
         return
     params = start.get("customParameters") or {}
     call_id = str(params.get("call_id") or start.get("callSid") or "")
-    query = urlencode({"encoding": "mulaw", "sample_rate": RATE, "channels": 2, "multichannel": "true",
-                       "call_id": call_id})
+    q = {"encoding": "mulaw", "sample_rate": RATE, "channels": 2, "multichannel": "true", "call_id": call_id}
+    if params.get("language"):
+        q["language"] = str(params["language"])
     try:
-        opts = parse_stream_query(query)
+        opts = parse_stream_query(urlencode(q))
+        if (problem := host.language_problem(opts)) is not None:
+            raise OptionError(problem)
     except OptionError as e:
+        log.warning("twilio stream for %s refused: %s", call_id, e)
         await _close(ws, CloseCode.UNSUPPORTED_DATA, str(e))
         return
     token = params.get("token")

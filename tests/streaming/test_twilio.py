@@ -172,6 +172,9 @@ def test_twilio_refusals(server_factory):
                                                          "channels": 1}}}
     assert run(first([json.dumps(start)])) == 1003  # not Twilio's µ-law 8 kHz
     assert run(first(["hello"])) == 1008  # not Twilio JSON
+    start["start"]["mediaFormat"] = {"encoding": "audio/x-mulaw", "sampleRate": 8000, "channels": 1}
+    start["start"]["customParameters"]["language"] = "nl"  # tiny.en is English-only
+    assert run(first([json.dumps(start)])) == 1003
     assert not call_exists("TW-3")
     # inbound only (<Connect><Stream>): the call runs, the agent channel is silence
     back = run(play_twilio_call(srv.url, silence, {"call_id": "TW-4", "token": mint_token(
