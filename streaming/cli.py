@@ -23,7 +23,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from streaming.service.server import SouffleurServer
 
     opts = ServerOptions.from_env()
-    for arg in ("host", "port", "max_calls", "idle_timeout_s", "redis_url", "data_dir"):
+    for arg in ("host", "port", "max_calls", "idle_timeout_s", "shutdown_grace_s", "redis_url", "data_dir"):
         v = getattr(args, arg, None)
         if v is not None:
             opts = replace(opts, **{arg: v})
@@ -126,6 +126,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--port", type=int, help="port (default 8765)")
     s.add_argument("--max-calls", type=int, help="admission limit (default: 4 per worker)")
     s.add_argument("--idle-timeout", dest="idle_timeout_s", type=float)
+    s.add_argument("--shutdown-grace", dest="shutdown_grace_s", type=float, metavar="S",
+                   help="on SIGTERM, how long live calls may go on (default 30; see docs/scaling.md)")
     s.add_argument("--redis-url", help="share calls across nodes through Redis (or $REDIS_URL)")
     s.add_argument("--data-dir", help="audit trail and local state (default ./souffleur-data)")
     s.add_argument("--endpointing-ms", type=int, help=argparse.SUPPRESS)

@@ -272,8 +272,9 @@ class ServerOptions:
     max_call_s: float = 4 * 3600.0  # a call streaming longer is closed (flushed first)
     # SIGTERM (rolling restart): desktops are closed at once with 1001 so they reconnect to
     # another node; new calls are refused; live calls go on for up to this long, minus the
-    # last 5 s, which are kept to transcribe what they sent (docs/scaling.md). The node has
-    # exited by then: match it to the orchestrator's kill timeout (Kubernetes' default is 30 s).
+    # last 10 s, kept to transcribe what they sent (docs/scaling.md). The node has exited by
+    # then (under 10 s: calls are cut at once, exit within 10 s): match it to the
+    # orchestrator's kill timeout (Kubernetes' default is 30 s).
     shutdown_grace_s: float = 30.0
     redis_url: str | None = None
     data_dir: str = "souffleur-data"

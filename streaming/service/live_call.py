@@ -192,13 +192,15 @@ class LiveCall:
             if self.pipeline is not None:  # feedback still reaches the assistant
                 self.server.remember(self.pipeline)
 
-    async def drain(self, reason: str) -> None:
-        """Server shutdown: flush this call and close it with 1001."""
+    def drain(self, reason: str) -> None:
+        """Node shutdown: stop taking audio, transcribe what was received, close with 1001.
+
+        Returns at once; the call then ends as any other (finals, records, summary,
+        `end_call`), and the server waits for that within its grace period (`drain.py`).
+        """
         if self.session.closing is None:
             self.dispatch([Send(error_message(ErrorCode.SHUTTING_DOWN, reason))])
-            self.dispatch(self.session.close(CloseCode.GOING_AWAY, reason))
-        with contextlib.suppress(asyncio.TimeoutError):
-            await asyncio.wait_for(self._closed.wait(), timeout=30)
+            self.dispatch(self.session.close(CloseCode.GOING_AWAY, reason[:120]))
 
     def dispatch(self, outs: list[Out]) -> None:
         """Route session outputs: messages to the writer, work to the scheduler."""

@@ -46,6 +46,7 @@ from streaming.options import (
 )
 from streaming.service.auth import OPEN, Authenticator, AuthError, Principal
 from streaming.service.bus import CallInfo, EventBus, MemoryBus, SubscriberLagging
+from streaming.service.drain import GOING_AWAY, Desktop, close_desktop, drain, may_stay
 from streaming.service.http_front import HttpError, HttpRequest, routing_connection
 from streaming.service.live_call import LiveCall
 from streaming.service.logs import install_secret_scrubber
@@ -110,9 +111,17 @@ class SouffleurServer:
         self.recent: OrderedDict[str, CallPipeline] = OrderedDict()  # ended calls, for feedback
         self.started = time.time()
         self.draining = False
+        self.desktops: set[Desktop] = set()  # desktops following a call here (sent away on SIGTERM)
+        self.calls_running = 0  # call handlers not yet returned (summary published, call ended)
+        self.cut_calls_now = False  # a second SIGTERM: stop waiting for live calls to end
         self.prerecorded_limits = PrerecordedLimits.from_env()
         self.prerecorded_active = 0  # POST /v1/listen requests being transcribed
         self._server: Server | None = None
+
+    @property
+    def shared_bus(self) -> bool:
+        """Whether other nodes serve this node's calls (Redis): then a desktop can move."""
+        return hasattr(self.bus, "bind_node")
 
     @property
     def model_name(self) -> str:
@@ -159,32 +168,37 @@ class SouffleurServer:
         server = await self.start()
         loop = asyncio.get_running_loop()
         stop = asyncio.Event()
+
+        def on_signal() -> None:
+            if stop.is_set():  # a second signal: the operator will not wait for live calls
+                self.cut_calls_now = True
+            stop.set()
+
         for sig in (signal.SIGTERM, signal.SIGINT):
             with contextlib.suppress(NotImplementedError, RuntimeError):
-                loop.add_signal_handler(sig, stop.set)
+                loop.add_signal_handler(sig, on_signal)
         log.info("listening on ws://%s:%d (model %s, %d calls max)", self.options.host, self.port,
                  self.model_name, self.max_calls)
         await stop.wait()
         await self.shutdown(server)
 
     async def shutdown(self, server: Server | None = None) -> None:
-        """Stop admitting, finish every call in progress (finals, summaries), close 1001."""
+        """Rolling restart (SIGTERM): desktops are sent to other nodes at once (1001), live
+        calls end within `shutdown_grace_s` (the last ones cut and flushed), then close.
+
+        The node keeps listening while it drains, so new calls and desktops are refused
+        with a reason and `/readyz` answers 503, instead of a bare connection refused.
+        See `drain.py` for the order and why.
+        """
         self.draining = True
         if getattr(self, "_housekeeper", None) is not None:
             self._housekeeper.cancel()
+        await drain(self)
         server = server or self._server
-        if server is not None:
-            server.close(close_connections=False)
-        await asyncio.gather(*(c.drain("server shutting down") for c in list(self.calls.values())),
-                             return_exceptions=True)
-        for _ in range(600):  # pre-recorded requests in progress are answered first (60 s at most)
-            if not self.prerecorded_active:
-                break
-            await asyncio.sleep(0.1)
-        if server is not None:
-            server.close()
+        if server is not None:  # what is left (calls past the grace period): 1001 too
+            server.close()  # (websockets 14 takes no code or reason; 1001 is its default)
             with contextlib.suppress(Exception):
-                await asyncio.wait_for(server.wait_closed(), 10)
+                await asyncio.wait_for(server.wait_closed(), 1.0)
         self.scheduler.close()
         await self.bus.close()
 
@@ -305,7 +319,8 @@ class SouffleurServer:
         if reason is not None:
             self.metrics.refused.labels(reason=_reason_label(reason)).inc()
             log.info("refused call: %s", reason)
-            await _fail(ws, ErrorCode.CAPACITY, reason + "; retry later", CloseCode.TRY_AGAIN_LATER)
+            code = ErrorCode.SHUTTING_DOWN if self.draining else ErrorCode.CAPACITY
+            await _fail(ws, code, reason + "; retry later", CloseCode.TRY_AGAIN_LATER)
             return
         if opts.call_id and opts.call_id in self.calls:
             await _fail(ws, ErrorCode.CALL_IN_USE, f"call {opts.call_id!r} is already streaming",
@@ -322,18 +337,23 @@ class SouffleurServer:
         )
         call = LiveCall(self, ws, session, principal)
         self.calls[session.call_id] = call
+        self.calls_running += 1
         self.metrics.admitted.inc()
         log.info("call %s admitted for %s (%s %d Hz x%d)", session.call_id, principal.name,
                  opts.encoding, opts.sample_rate, opts.channels)
         try:
             await call.run()
         finally:
+            self.calls_running -= 1
             call.release()
             self.metrics.finished.inc()
             log.info("call %s finished: %.1f s of audio, %d finals", session.call_id,
                      session.audio_seconds, session.finals_sent)
 
     async def events(self, ws: ServerConnection, call_id: str, query: str) -> None:
+        if self.draining and not may_stay(self, call_id):  # the load balancer finds a node that is not
+            await close_desktop(ws, GOING_AWAY)
+            return
         q = {k: v[-1] for k, v in parse_qs(query).items()}
         since = q.get("since") or None
         info = await self.bus.call_info(call_id)
@@ -358,11 +378,24 @@ class SouffleurServer:
     async def _follow(self, ws: ServerConnection, call_id: str, since: str | None,
                       info: CallInfo | None) -> None:
         sub = await self.bus.subscribe(call_id, since)
+        desk = Desktop(ws, call_id, sub)
+        self.desktops.add(desk)
+        if self.draining and not may_stay(self, call_id):  # subscribed while the drain began
+            await desk.send_away()
         await _send(ws, {"type": "CallState", "call_id": call_id,
                          "status": info.status if info else "pending", "since": since})
         reader = asyncio.create_task(self._desktop_messages(ws, call_id))
+        # When the desktop goes (closed, dropped), end its feed too: a desktop that waited
+        # for a call that never started would otherwise hold it until the node stops.
+        def desktop_gone(_: asyncio.Task) -> None:
+            if desk in self.desktops:  # not already over (the reader is cancelled when it is)
+                asyncio.ensure_future(sub.close())
+
+        reader.add_done_callback(desktop_gone)
         try:
             async for e in sub:
+                if desk.leaving:  # this node is going away: queued events are re-read elsewhere
+                    break
                 await ws.send(json.dumps(e))
                 self.metrics.events_delivered.inc()
         except SubscriberLagging as e:
@@ -372,9 +405,12 @@ class SouffleurServer:
         except ConnectionClosed:
             pass
         finally:
+            self.desktops.discard(desk)
             reader.cancel()
             self.metrics.events_dropped.inc(getattr(sub, "dropped", 0))
             await sub.close()
+        if desk.leaving:
+            await close_desktop(ws, desk.leaving)
 
     async def _desktop_messages(self, ws: ServerConnection, call_id: str) -> None:
         """Feedback and keep-alives from the agent desktop."""

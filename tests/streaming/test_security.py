@@ -236,7 +236,7 @@ def test_metrics_after_a_call(server):
 
 
 def test_graceful_shutdown_flushes_and_closes_1001(server_factory):
-    srv = server_factory()
+    srv = server_factory(shutdown_grace_s=0)  # cut live calls at once (test_rolling_restart: the grace)
     audio, rate, ref = clip("ljspeech/LJ001-0001.flac")
     frames = audio_frames(audio, rate)
     url = listen_url(srv.url, encoding="linear16", sample_rate=rate, channels=1, call_id="shut-1")
