@@ -190,18 +190,29 @@ class PrivateRedis:
 
 def stereo_call(turns: list[tuple[str, str]], gap: float = 0.7) -> tuple[np.ndarray, int]:
     """A two-channel call from espeak turns: (speaker, text), agent left, customer right."""
+    audio, rate, _ = timed_stereo_call(turns, gap)
+    return audio, rate
+
+
+def timed_stereo_call(turns: list[tuple[str, str]], gap: float = 0.7
+                      ) -> tuple[np.ndarray, int, list[tuple[float, float]]]:
+    """`stereo_call` and where each turn's speech starts and ends (s): what a test may
+    expect to be transcribed when only part of the call was sent."""
     from tests.conftest import espeak
 
     pieces: list[np.ndarray] = []
-    rate = 22050
+    spans: list[tuple[float, float]] = []
+    rate, at = 22050, 0
     for who, text in turns:
         x, rate = espeak(text)
         mono = x[:, 0]
         ch = np.zeros((mono.size + int(gap * rate), 2), np.float32)
         ch[: mono.size, 0 if who == "agent" else 1] = mono
         pieces.append(ch)
+        spans.append((at / rate, (at + mono.size) / rate))
+        at += ch.shape[0]
     pieces.append(np.zeros((int(1.5 * rate), 2), np.float32))
-    return np.concatenate(pieces), rate
+    return np.concatenate(pieces), rate, spans
 
 
 def durable(events: list[dict]) -> list[dict]:
