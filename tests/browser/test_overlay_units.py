@@ -258,3 +258,44 @@ def test_record_replaces_live_pieces_in_place_once_and_keeps_evidence_valid(page
     assert r["turns"] == [["agent", ["0-1"]], ["customer", ["1-r1"]], ["agent", ["0-4"]]]
     assert r["found"] == 1 and r["marked"] == ["anne at example dot com"] and r["revised"] == 1
     assert r["replay"] == 0
+
+
+def test_feed_reconnects_with_since_when_its_node_goes_away(page):
+    """A node shutting down closes the desktop with 1001 (docs/scaling.md, rolling
+    restarts): the feed must come back by itself, soon, asking for what it missed; only
+    the page's own stop() ends it."""
+    r = page.evaluate("""async () => {
+      const {CallFeed} = await import('/static/js/feed.js');
+      const sockets = [];
+      class FakeSocket {  // the browser's WebSocket, as far as the feed uses it
+        static OPEN = 1;
+        constructor(url) {
+          this.url = url; this.readyState = 0; this.sent = []; sockets.push(this);
+          setTimeout(() => { this.readyState = 1; this.onopen(); }, 0);
+        }
+        send(m) { this.sent.push(m); }
+        close(code, reason) { this.readyState = 3; this.onclose({code, reason}); }
+      }
+      window.WebSocket = FakeSocket;
+      const tick = (ms) => new Promise((r) => setTimeout(r, ms));
+      let last = null;
+      const feed = new CallFeed({callId: "C-1", lastId: () => last, onEvent: (e) => { if (e.id) last = e.id; },
+                                 location: {protocol: "https:", host: "lb.example"}});
+      feed.start();
+      await tick(5);
+      sockets[0].onmessage({data: JSON.stringify({type: "Results", id: "1716-4", is_final: true})});
+      const t0 = performance.now();
+      sockets[0].close(1001, "node shutting down; reconnect with since");  // the server's close
+      while (sockets.length < 2) await tick(5);
+      const waited = performance.now() - t0;
+      await tick(5);
+      const state = feed.state;
+      feed.stop();
+      await tick(600);
+      return {urls: sockets.map((s) => s.url), waited, state, lastClose: feed.lastClose, count: sockets.length};
+    }""")
+    assert r["urls"] == ["wss://lb.example/v1/calls/C-1/events?wait=true",
+                         "wss://lb.example/v1/calls/C-1/events?wait=true&since=1716-4"]
+    assert r["waited"] < 1000  # first retry after 125-250 ms
+    assert r["state"] == "live"
+    assert r["lastClose"] == {"code": 1000, "reason": "closed by the page"} and r["count"] == 2

@@ -93,6 +93,8 @@ export class CallFeed {
       this.onEvent(e);
     };
     ws.onerror = () => {}; // a close event always follows
+    // Every close but stop() reconnects, 1000 included: a node shutting down closes with
+    // 1001 ("reconnect with since") and the load balancer sends the retry to another node.
     ws.onclose = (ev) => {
       if (this.ws !== ws) return;
       clearInterval(this._keepAlive);
