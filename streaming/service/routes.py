@@ -27,6 +27,7 @@ from streaming.live.protocol import ErrorCode, error_message
 from streaming.service.auth import Authenticator, AuthError
 from streaming.service.bus import EventBus
 from streaming.service.metrics import ServerMetrics
+from streaming.service.twilio import TWILIO_PATH, signature_problem
 
 log = logging.getLogger("souffleur")
 
@@ -78,8 +79,13 @@ async def process_request(host: RouteHost, connection: ServerConnection,
     path = parts.path
     upgrade = "websocket" in request.headers.get("Upgrade", "").lower()
     ev = EVENTS_PATH.match(path)
-    if path == "/v1/twilio":  # Twilio sends no header: the credential comes in its start message
-        return None if upgrade else _json(connection, 426, {"error": "this endpoint speaks websocket"})
+    if path == TWILIO_PATH:  # Twilio sends no credential header: the token comes in its start message
+        if not upgrade:
+            return _json(connection, 426, {"error": "this endpoint speaks websocket"})
+        if (problem := signature_problem(request.headers, parts.path)) is not None:
+            log.warning("denied twilio stream: %s", problem)
+            return _json(connection, 403, error_message("FORBIDDEN", problem))
+        return None
     if path == "/v1/listen" or ev:
         if not upgrade:
             return _json(connection, 426, {"error": "this endpoint speaks websocket"})

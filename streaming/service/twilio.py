@@ -22,6 +22,8 @@ accepted; the handshake itself is let through (`routes.py`). We never send
 audio, so Twilio gets nothing back: transcripts go to the call's event feed,
 not to Twilio, which accepts only media, mark and clear. A `mark` from Twilio
 (the echo of a mark we would have sent after audio) is counted and ignored.
+With `SOUFFLEUR_TWILIO_AUTH_TOKEN` set, the handshake must also carry Twilio's
+`X-Twilio-Signature` (`signature_problem`).
 """
 
 from __future__ import annotations
@@ -30,8 +32,11 @@ import asyncio
 import base64
 import binascii
 import contextlib
+import hashlib
+import hmac
 import json
 import logging
+import os
 from typing import Any, Protocol
 from urllib.parse import urlencode
 
@@ -179,6 +184,29 @@ class TwilioHost(Protocol):
     async def run_call(self, ws: Any, opts: StreamOptions, principal: Principal) -> None: ...
 
     def language_problem(self, opts: StreamOptions) -> str | None: ...
+
+
+def signature_problem(headers: Any, path: str, env: dict[str, str] | None = None) -> str | None:
+    """Twilio's own request signature on the websocket handshake, when configured.
+
+    With `SOUFFLEUR_TWILIO_AUTH_TOKEN` set, the upgrade must carry `X-Twilio-Signature`:
+    base64(HMAC-SHA1(auth token, the Stream url as Twilio dialled it)). That url is
+    `SOUFFLEUR_TWILIO_URL` (the public wss:// address, e.g. behind a TLS proxy) or else
+    wss://<Host header><path>. A second lock beside the token; None when it passes or
+    is not configured.
+    """
+    env = os.environ if env is None else env
+    secret = env.get("SOUFFLEUR_TWILIO_AUTH_TOKEN")
+    if not secret:
+        return None
+    got = headers.get("X-Twilio-Signature")
+    if not got:
+        return "X-Twilio-Signature missing (SOUFFLEUR_TWILIO_AUTH_TOKEN is set)"
+    url = env.get("SOUFFLEUR_TWILIO_URL") or f"wss://{headers.get('Host', '')}{path}"
+    want = base64.b64encode(hmac.new(secret.encode(), url.encode(), hashlib.sha1).digest()).decode()
+    if not hmac.compare_digest(want, got.strip()):
+        return "X-Twilio-Signature does not match (check SOUFFLEUR_TWILIO_URL and the auth token)"
+    return None
 
 
 async def serve_twilio(host: TwilioHost, ws: ServerConnection) -> None:

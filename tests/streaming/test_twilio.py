@@ -68,7 +68,8 @@ def twilio_frames(audio: np.ndarray, rate: int) -> dict[str, list[bytes]]:
 
 
 async def play_twilio_call(url: str, frames: dict[str, list[bytes]], params: dict[str, str],
-                           lag: int = 7, tracks: tuple[str, ...] = ("inbound", "outbound")) -> list:
+                           lag: int = 7, tracks: tuple[str, ...] = ("inbound", "outbound"),
+                           headers: dict[str, str] | None = None) -> list:
     """Send a call as Twilio does; the outbound track arrives `lag` frames late (jitter) and
     a mark and a DTMF ride along. Returns what the server sent back (Twilio takes only
     media/mark/clear) and the close code."""
@@ -80,7 +81,7 @@ async def play_twilio_call(url: str, frames: dict[str, list[bytes]], params: dic
         return json.dumps({"event": event, "sequenceNumber": str(seq), "streamSid": STREAM_SID, **body})
 
     got: list = []
-    async with connect(f"{url}/v1/twilio") as ws:
+    async with connect(f"{url}/v1/twilio", additional_headers=headers) as ws:
         await ws.send(json.dumps({"event": "connected", "protocol": "Call", "version": "1.0.0"}))
         await ws.send(msg("start", start={
             "streamSid": STREAM_SID, "accountSid": "AC00000000000000000000000000000001",
@@ -180,3 +181,33 @@ def test_twilio_refusals(server_factory):
     back = run(play_twilio_call(srv.url, silence, {"call_id": "TW-4", "token": mint_token(
         SECRET, "softphone", "twilio", "TW-4")}, tracks=("inbound",)))
     assert back == [("closed", 1000)] and call_exists("TW-4")
+
+
+def test_twilio_signature_when_configured(server_factory, monkeypatch):
+    import base64 as b64
+    import hashlib
+    import hmac
+
+    from websockets.exceptions import InvalidStatus
+
+    from streaming.service.twilio import signature_problem
+
+    env = {"SOUFFLEUR_TWILIO_AUTH_TOKEN": "twilio-auth-token"}
+    url = "wss://souffleur.example.com/v1/twilio"
+    sig = b64.b64encode(hmac.new(b"twilio-auth-token", url.encode(), hashlib.sha1).digest()).decode()
+    host = {"Host": "souffleur.example.com"}
+    assert signature_problem(host, "/v1/twilio", {}) is None  # not configured: not asked for
+    assert signature_problem({**host, "X-Twilio-Signature": sig}, "/v1/twilio", env) is None
+    assert "missing" in signature_problem(host, "/v1/twilio", env)
+    assert "does not match" in signature_problem({**host, "X-Twilio-Signature": sig}, "/v1/twilio",
+                                                 {**env, "SOUFFLEUR_TWILIO_URL": "wss://other/v1/twilio"})
+
+    srv = server_factory()  # open (loopback): the signature is the only lock here
+    monkeypatch.setenv("SOUFFLEUR_TWILIO_AUTH_TOKEN", "twilio-auth-token")
+    monkeypatch.setenv("SOUFFLEUR_TWILIO_URL", url)
+    silence = {"inbound": [bytes([SILENCE]) * 160] * 10, "outbound": [bytes([SILENCE]) * 160] * 10}
+    with pytest.raises(InvalidStatus) as e:
+        run(play_twilio_call(srv.url, silence, {"call_id": "TW-5"}, headers={"X-Twilio-Signature": "forged"}))
+    assert e.value.response.status_code == 403
+    back = run(play_twilio_call(srv.url, silence, {"call_id": "TW-5"}, headers={"X-Twilio-Signature": sig}))
+    assert back == [("closed", 1000)]
