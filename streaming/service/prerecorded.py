@@ -115,8 +115,9 @@ async def handle_prerecorded(host: PrerecordedHost, request: HttpRequest, reader
                              writer: asyncio.StreamWriter) -> None:
     """Answer one `POST /v1/listen` (errors are raised as `HttpError`)."""
     t0 = time.perf_counter()
+    call_id = (parse_qs(request.query).get("call_id") or [None])[-1]
+    principal = _authorize(host, request, call_id)  # first, as a websocket upgrade is
     opts, shape_args, raw = _options(host, request)
-    principal = _authorize(host, request, opts.call_id or None)
     limits = host.prerecorded_limits
     if host.draining:
         raise HttpError(503, ErrorCode.SHUTTING_DOWN, "server is shutting down; retry on another node")

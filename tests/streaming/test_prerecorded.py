@@ -213,6 +213,7 @@ def test_refusals_say_why(server_factory):
 
     r = post(srv, flac)
     assert r.status_code == 401 and r.json()["err_code"] == "UNAUTHORIZED"
+    assert post(srv, flac, "encoding=opus").status_code == 401  # credentials before anything else
     agent = mint_token(SECRET, "agent", "alice", "CALL-1")
     assert post(srv, flac, headers={"Authorization": f"Token {agent}"}).status_code == 403
     assert post(srv, flac, headers={"Authorization": f"Token {PHONE_KEY}"}).status_code == 200
