@@ -80,12 +80,14 @@ class RoutingConnection(ServerConnection):
         # until we know the request is one for websockets
         self._raw_transport = transport
         self._head = bytearray()
-        self._routed = False
+        self._mode = "head"  # head: reading it; websocket: websockets' from here on; done: not ours
         self._timer = asyncio.get_running_loop().call_later(HEAD_TIMEOUT_S, self._too_slow)
 
     def data_received(self, data: bytes) -> None:
-        if self._routed:
+        if self._mode == "websocket":
             super().data_received(data)
+            return
+        if self._mode == "done":
             return
         self._head += data
         end = self._head.find(b"\r\n\r\n")
@@ -93,10 +95,10 @@ class RoutingConnection(ServerConnection):
             if len(self._head) > MAX_HEAD_BYTES:
                 self._refuse(431, "request head too large")
             return
-        self._routed = True
         self._timer.cancel()
         buffered, self._head = bytes(self._head), bytearray()
         if buffered.split(b" ", 1)[0] == b"GET":
+            self._mode = "websocket"
             super().connection_made(self._raw_transport)
             super().data_received(buffered)
             return
@@ -105,26 +107,28 @@ class RoutingConnection(ServerConnection):
         except ValueError as e:
             self._refuse(400, str(e))
             return
+        self._mode = "done"
         self._to_stream(request, buffered[end + 4:])
 
     def eof_received(self) -> bool | None:
-        if self._routed:
+        if self._mode == "websocket":
             return super().eof_received()
         return None  # closes the transport
 
     def connection_lost(self, exc: Exception | None) -> None:
-        if self._routed:
+        if self._mode == "websocket":
             super().connection_lost(exc)
         else:
+            self._mode = "done"
             self._timer.cancel()
 
     def _too_slow(self) -> None:
-        if not self._routed:
-            self._routed = True
+        if self._mode == "head":
+            self._mode = "done"
             self._raw_transport.abort()
 
     def _refuse(self, status: int, reason: str) -> None:
-        self._routed = True
+        self._mode = "done"
         self._timer.cancel()
         t = self._raw_transport
         t.write(response_bytes(status, json_body(status, "BAD_REQUEST", reason), "application/json"))

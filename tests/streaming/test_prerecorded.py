@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
+import logging
 import re
 import socket
 import threading
@@ -372,3 +373,31 @@ def test_redact_parameter_is_deepgrams(server):
     assert post(server, flac, "redact=pci&redact=numbers").status_code == 200
     r = post(server, flac, "redact=card%20numbers!")
     assert r.status_code == 400 and r.json()["err_code"] == "INVALID_QUERY_PARAMETER"
+
+
+def _raw_exchange(port: int, data: bytes, wait: float = 5.0) -> bytes:
+    with socket.create_connection(("127.0.0.1", port), timeout=wait) as s:
+        s.sendall(data)
+        out = b""
+        try:
+            while chunk := s.recv(65536):
+                out += chunk
+        except (TimeoutError, ConnectionResetError):
+            pass
+    return out
+
+
+def test_bad_request_heads_are_answered_or_dropped_cleanly(server, monkeypatch, caplog):
+    from streaming.service import http_front
+
+    port = server.server.port
+    assert _raw_exchange(port, b"HELLO\r\n\r\n").startswith(b"HTTP/1.1 400 ")
+    assert _raw_exchange(port, b"POST /v1/listen HTTP/1.1\r\n" + b"X-Pad: " + b"a" * 20000 + b"\r\n") \
+        .startswith(b"HTTP/1.1 431 ")
+    monkeypatch.setattr(http_front, "HEAD_TIMEOUT_S", 0.3)
+    t0 = time.monotonic()
+    assert _raw_exchange(port, b"POST /v1/listen HTTP/1.1\r\nHost: x\r\n") == b""  # never finished
+    assert time.monotonic() - t0 < 3
+    # the port still serves websockets and plain GETs, and nothing went wrong inside
+    assert _raw_exchange(port, b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n").startswith(b"HTTP/1.1 200 ")
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR], caplog.records
