@@ -57,6 +57,8 @@ TRACK_CHANNEL = {"outbound": AGENT, "inbound": CUSTOMER}
 SILENCE = 0xFF  # µ-law zero
 JITTER_SAMPLES = 40  # 5 ms: timestamps this close to the track's end are contiguous
 MAX_SKEW_S = 0.5  # a track this far behind the other is padded with silence
+MAX_GAP_S = 5.0  # a timestamp further than this from where the track is is a jump (or a
+# bogus value), not lost audio: the track goes on from there, nothing is filled
 START_TIMEOUT_S = 10.0
 CLOSE_STREAM = json.dumps({"type": "CloseStream"})
 
@@ -65,7 +67,9 @@ class TrackAligner:
     """Two µ-law tracks placed by timestamp, taken out as interleaved 2-channel frames.
 
     Pure: no I/O. Each track's samples sit at absolute positions (timestamp × 8);
-    a gap becomes silence, audio overlapping what the track already has is dropped,
+    a gap becomes silence (a jump of more than `MAX_GAP_S` either way, a restarted or
+    bogus clock, is followed instead, so no value can make it allocate hours of
+    silence), audio overlapping what the track already has is dropped,
     and frames come out as soon as both tracks have them (or one track leads by
     `MAX_SKEW_S`, when the other is padded: a track that stops or never comes does
     not stall the call).
@@ -78,10 +82,16 @@ class TrackAligner:
         self.buf = {AGENT: bytearray(), CUSTOMER: bytearray()}
         self.padded = {AGENT: 0, CUSTOMER: 0}  # samples of silence inserted (gaps, lag)
         self.dropped = {AGENT: 0, CUSTOMER: 0}  # samples that arrived too late or twice
+        self.offset = {AGENT: 0, CUSTOMER: 0}  # samples subtracted from a track's timestamps
+        self.jumps = {AGENT: 0, CUSTOMER: 0}  # timestamp jumps past MAX_GAP_S (not filled)
 
     def add(self, channel: int, timestamp_ms: int, payload: bytes) -> None:
-        start = timestamp_ms * RATE // 1000
+        start = timestamp_ms * RATE // 1000 - self.offset[channel]
         end = self.pos + len(self.buf[channel])
+        if abs(start - end) > MAX_GAP_S * RATE:  # a jump, not a gap: continue from here
+            self.offset[channel] += start - end
+            self.jumps[channel] += 1
+            start = end
         if start > end + JITTER_SAMPLES:
             self._pad(channel, start - end)
         elif start < end - JITTER_SAMPLES:

@@ -50,6 +50,20 @@ def test_aligner_places_tracks_by_timestamp_and_fills_gaps():
     assert len(rest) == 4000 and a.pos == 160 + 320 + 30 * 160
 
 
+def test_aligner_follows_clock_jumps_instead_of_filling_them():
+    a = TrackAligner({AGENT, CUSTOMER})
+    a.add(AGENT, 0, b"\x01" * 160)
+    a.add(CUSTOMER, 0, b"\x02" * 160)
+    a.add(AGENT, 10**9, b"\x03" * 160)  # a bogus timestamp: no 11 days of silence
+    a.add(AGENT, 10**9 + 20, b"\x04" * 160)  # and the track goes on from there
+    a.add(CUSTOMER, 20, b"\x05" * 320)
+    out = np.frombuffer(a.take(), np.uint8).reshape(-1, 2)
+    assert len(out) == 480 and list(out[::160, 0]) == [1, 3, 4] and a.jumps[AGENT] == 1
+    a.add(CUSTOMER, 0, b"\x06" * 160)  # a restarted clock, 60 ms back: late audio, dropped
+    a.add(CUSTOMER, 6000, b"\x07" * 160)  # 6 s on: a jump, followed, not filled
+    assert a.padded[CUSTOMER] == 0 and a.jumps[CUSTOMER] == 1
+
+
 def test_aligner_with_one_track_pads_the_other():
     a = TrackAligner({CUSTOMER})  # <Connect><Stream>: inbound only
     a.add(CUSTOMER, 0, b"\x07" * 160)
