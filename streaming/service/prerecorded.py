@@ -290,7 +290,7 @@ async def _transcribe(host: PrerecordedHost, stream: AudioStream, opts: StreamOp
             await asyncio.wait({work})  # its file read ends before the file is closed
             raise ConnectionResetError("client went away before the transcript was ready")
         messages = work.result()
-    except RecordingError as e:
+    except (RecordingError, AudioFileError) as e:  # e.g. a truncated file: its decoder lost sync
         raise HttpError(400, ErrorCode.BAD_AUDIO, str(e)) from None
     finally:
         gone.cancel()

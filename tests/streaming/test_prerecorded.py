@@ -251,6 +251,8 @@ def test_refusals_say_why(server_factory):
     for lang in ("nl", "multi"):  # tiny.en is English-only: refused, not answered in English
         assert post(srv, flac, f"language={lang}", ok).json()["err_code"] == "INVALID_QUERY_PARAMETER"
     assert post(srv, b"", headers=ok).status_code == 400
+    r = post(srv, flac[: len(flac) // 2], headers=ok)  # cut in half: the header promises more
+    assert r.status_code == 400 and r.json()["err_code"] == "INVALID_AUDIO", r.text
     assert httpx.put(f"{srv.http}/v1/listen", content=flac, headers=ok).status_code == 405
     assert httpx.post(f"{srv.http}/v1/elsewhere", content=flac, headers=ok).status_code == 404
     # too many at once: 429 (the limit counts requests being transcribed)
