@@ -11,17 +11,26 @@ removed, in spoken and written forms, English and Dutch:
 * dates with a year (dates of birth: "the 29th of February 2000");
 * the values the call's form captured (names, addresses...), wherever they recur.
 
+* what no form has to capture first (`assist.pii`): personal names (after a cue,
+  as addressed, from lexicons, misheard ones too), spelled-out runs of letters
+  (also in spelling alphabets), street addresses with house numbers, postcodes.
+
 It reuses the autofill's spoken-form readers, so whatever the form can read, the
 redactor can remove. Over-redaction (a meter reading) is accepted; a leak is not.
+Each removal leaves its kind in brackets ("[name]", "[spelled]", "[address]",
+"[postcode]", "[email]", "[number]", "[date]", "[iban]", "[secret]", "[pii]" for a
+captured form value), so a reader of the stored log still follows the call.
 """
 
 from __future__ import annotations
 
 import copy
 import re
+from collections import OrderedDict
 from collections.abc import Iterable
 from typing import Any
 
+from .pii import CallMemory, find_pii
 from .spoken import find_dates, find_emails, tokenize, value_runs
 
 WRITTEN = [
@@ -34,6 +43,13 @@ WRITTEN = [
 SECRET_CUES = re.compile(
     r"(?i)\b(pass ?code|pin(?: ?code)?|password|security code|cvv|cvc|wachtwoord|pincode|"
     r"beveiligingscode|toegangscode|verification code|one-time code)\b")
+# what an agent asks for, so the bare answer that follows is read as one ("And your name?"
+# "Olumide Adebayo."): the next two transcript events, whoever says them
+NAME_QUESTION = re.compile(
+    r"(?i)\b(?:your (?:full |first |last |sur)?name|who am i (?:speaking|talking) (?:to|with)|"
+    r"(?:take|have|get) (?:the|a) name|(?:uw|je|jouw) (?:volledige |voor|achter)?naam|"
+    r"met wie spreek ik|hoe heet u|spell (?:that|it|your)|spellen)\b")
+HOUSE_QUESTION = re.compile(r"(?i)\b(?:house number|huisnummer|which number|welk nummer)\b[^.!]*\?")
 PARTIAL_CUES = re.compile(r"(?i)\b(digits?|cijfers?|numbers?|nummers?|i mean|ik bedoel|eindigt op|ends in)\b")
 # keys whose strings are structure, never what a caller said
 STRUCTURAL = {
@@ -44,15 +60,49 @@ STRUCTURAL = {
     "audience", "severity", "direction", "node", "encoding", "transaction_key", "priority", "ts",
     "record_id",
 }
+KINDS = frozenset({"name", "spelled", "address", "postcode", "email", "number", "secret", "date",
+                   "iban", "pii"})
+# Deepgram's `redact` values -> our kinds. Anything else (`true`, `pii`, `phi`, an entity
+# name we do not know) removes everything: redacting more than asked is safe, less is not.
+DEEPGRAM_KINDS = {
+    "pci": frozenset({"number", "secret", "iban"}),
+    "numbers": frozenset({"number", "secret", "iban", "date", "postcode"}),
+    "ssn": frozenset({"number"}),
+    "name": frozenset({"name", "spelled"}),
+}
 PII_FIELDS = {"full_name", "date_of_birth", "phone_number", "email", "account_number", "iban",
               "street_address", "postcode", "bsn", "customer_number", "policy_number"}
 
 
+def redaction_kinds(values: Iterable[str]) -> frozenset[str]:
+    """The kinds a client's `redact=` values ask for (`StreamOptions.redact`)."""
+    out: set[str] = set()
+    for v in values:
+        out |= DEEPGRAM_KINDS.get(v.strip().lower(), KINDS)
+    return frozenset(out)
+
+
 class Redactor:
-    def __init__(self, values: Iterable[str] = (), min_digits: int = 4) -> None:
+    """One call's redactor. It learns as the call goes on (form values, names it found,
+    spellings), so keep one per call; `kinds` limits what it removes (default: all)."""
+
+    def __init__(self, values: Iterable[str] = (), min_digits: int = 4,
+                 kinds: Iterable[str] | None = None) -> None:
         self.min_digits = min_digits
+        self.kinds = KINDS if kinds is None else frozenset(kinds)
         self._values: set[str] = set()
+        self.memory = CallMemory()
+        self._reported: set[str] = set()
+        self._expect: tuple[str | None, int] = (None, 0)  # (what was asked, events left)
+        self._asked: OrderedDict[tuple[Any, ...], str | None] = OrderedDict()  # event -> expect
         self.add_values(values)
+
+    def learned(self) -> list[str]:
+        """Names found since the last call of this method (folded): what earlier stored
+        events may mention, to be redacted again (`streaming/service/redis_redaction.py`)."""
+        new = sorted(self.memory.names - self._reported)
+        self._reported |= self.memory.names
+        return new
 
     def add_values(self, values: Iterable[str]) -> None:
         """Form values the call captured: removed wherever they recur."""
@@ -62,8 +112,9 @@ class Redactor:
                 self._values.add(v)
 
     # -- text ------------------------------------------------------------------
-    def spans(self, text: str) -> list[tuple[int, int, str]]:
-        """(start, end, kind) of everything to remove, merged and sorted."""
+    def spans(self, text: str, expect: str | None = None) -> list[tuple[int, int, str]]:
+        """(start, end, kind) of everything to remove, merged and sorted; `expect` is what
+        the other side just asked for ("name", "house")."""
         out: list[tuple[int, int, str]] = []
         tokens = tokenize(text)
         for m in find_emails(tokens):
@@ -93,13 +144,14 @@ class Redactor:
         for v in self._values:
             for m in re.finditer(re.escape(v.lower()), low):
                 out.append((m.start(), m.end(), "pii"))
-        return _merge(out)
+        out += find_pii(text, tokens, runs, self.memory, expect)
+        return _merge([s for s in out if s[2] in self.kinds], text)
 
-    def text(self, text: str) -> str:
+    def text(self, text: str, expect: str | None = None) -> str:
         if not text:
             return text
         parts, pos = [], 0
-        for a, b, kind in self.spans(text):
+        for a, b, kind in self.spans(text, expect):
             parts.append(text[pos:a])
             parts.append(f"[{kind}]")
             pos = b
@@ -111,17 +163,38 @@ class Redactor:
         """A redacted deep copy of one bus event (the original is left alone)."""
         e = copy.deepcopy(event)
         if e.get("type") in ("Results", "Record"):  # live pieces and the transcript of record
-            for alt in e.get("channel", {}).get("alternatives", []):
-                self._results_alt(alt)
+            alts = e.get("channel", {}).get("alternatives", [])
+            expect = self._expected(e, alts[0].get("transcript", "")) if alts else None
+            for alt in alts:
+                self._results_alt(alt, expect)
             return e
         if e.get("type") == "FormValue" and e.get("field") in PII_FIELDS and e.get("value"):
             self.add_values([str(e["value"])])
             e["value"] = "[pii]"
         return self._walk(e)
 
-    def _results_alt(self, alt: dict[str, Any]) -> None:
+    def _expected(self, e: dict[str, Any], transcript: str) -> str | None:
+        """What the transcript event `e` answers, if the one before asked for a name or a
+        house number. Remembered per event, so an event redacted again later (the
+        retroactive pass) is read the same way."""
+        key = (e.get("type"), e.get("start"), tuple(e.get("channel_index") or ()), transcript)
+        if key in self._asked:
+            return self._asked[key]
+        kind, left = self._expect
+        expect = kind if left > 0 else None
+        self._expect = (kind, left - 1)
+        if NAME_QUESTION.search(transcript):
+            self._expect = ("name", 2)
+        elif HOUSE_QUESTION.search(transcript):
+            self._expect = ("house", 2)
+        self._asked[key] = expect
+        while len(self._asked) > 2000:
+            self._asked.popitem(last=False)
+        return expect
+
+    def _results_alt(self, alt: dict[str, Any], expect: str | None = None) -> None:
         transcript = alt.get("transcript", "")
-        spans = self.spans(transcript)
+        spans = self.spans(transcript, expect)
         if not spans:
             return
         # words overlapping a redacted span are blanked too
@@ -136,7 +209,7 @@ class Redactor:
             if any(a < j and i < b for a, b, _ in spans):
                 w["word"] = "[redacted]"
                 w["punctuated_word"] = "[redacted]"
-        alt["transcript"] = self.text(transcript)
+        alt["transcript"] = self.text(transcript, expect)
 
     def _walk(self, obj: Any, key: str | None = None) -> Any:
         if isinstance(obj, dict):
@@ -152,15 +225,23 @@ class Redactor:
         return obj
 
 
-def _merge(spans: list[tuple[int, int, str]]) -> list[tuple[int, int, str]]:
+def _merge(spans: list[tuple[int, int, str]], text: str) -> list[tuple[int, int, str]]:
+    """Overlapping spans become one (the first one's kind); spans of one kind with only
+    spaces and commas between them too ("S van Simon, I van Izaak" is one "[spelled]")."""
     out: list[tuple[int, int, str]] = []
     for a, b, kind in sorted(spans):
-        if out and a <= out[-1][1]:
+        if out and (a <= out[-1][1] or (kind == out[-1][2] and not text[out[-1][1]:a].strip(" ,-"))):
             pa, pb, pk = out[-1]
-            out[-1] = (pa, max(pb, b), pk)
+            out[-1] = (pa, max(pb, b), min(pk, kind, key=_PRIORITY.index))
         else:
             out.append((a, b, kind))
     return out
+
+
+# which kind names a merged span: the most specific one ("Sierra India" is spelled even
+# though "India" could start a name; "SW1A 1AA" is a postcode, not a number)
+_PRIORITY = ["email", "iban", "secret", "date", "address", "postcode", "spelled", "number", "pii",
+             "name"]
 
 
 class RedactingAuditStore:

@@ -4,9 +4,10 @@ What is stored holds no PII (docs/security.md): each durable event is stored in
 the form `assist.redact.Redactor` gives it (one redactor per call, so a name
 the form captured is removed wherever it recurs), while the live channel
 carries the event as said, for the authorised agent's overlay. When the form
-captures a name that was said earlier, the events of the call's last
-`RECENT_EVENTS` that mention it must be stored again, redacted: this module
-decides which, the bus writes them.
+captures a name that was said earlier, or the redactor recognises one ("my name is
+Chivon Kelly" after the live pieces "Chivon", "Kelly" were stored), the events of
+the call's last `RECENT_EVENTS` that mention it must be stored again, redacted:
+this module decides which, the bus writes them.
 """
 
 from __future__ import annotations
@@ -46,12 +47,17 @@ class StoredRedaction:
                 self._recent.popitem(last=False)
         self._recent.move_to_end(call_id)
         value = event.get("value")
+        r = self._redactor(call_id)
+        # what the redactor learnt from this event: a value the form captured, or a name
+        # it recognised ("my name is Chivon Kelly") that pieces stored earlier hold in clear
+        needles = r.learned()
         if event.get("type") == "FormValue" and event.get("field") in PII_FIELDS and value:
-            needle = str(value).strip().lower()
-            r = self._redactor(call_id)
+            needles.append(str(value).strip().lower())
+        if needles:
             for item in recent:
                 rid, said, was = item
-                if needle in json.dumps(said, ensure_ascii=False).lower():
+                text = json.dumps(said, ensure_ascii=False).lower()
+                if any(n in text for n in needles):
                     now = json.dumps(r.event(said))
                     if now != was:
                         item[2] = now
