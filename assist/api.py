@@ -13,7 +13,7 @@ from assist.engine import AssistSession
 from assist.feedback import JsonlAuditStore, report
 from assist.knowledge import KnowledgeBase
 from assist.llm import client_from_env
-from assist.redact import PII_FIELDS, RedactingAuditStore, Redactor
+from assist.redact import PII_FIELDS, RedactingAuditStore, Redactor, redaction_kinds
 from assist.transcript_io import Transcript
 from assist.types import Feedback, Segment, Word
 
@@ -30,5 +30,6 @@ __all__ = [
     "Word",
     "analyze",
     "client_from_env",
+    "redaction_kinds",
     "report",
 ]

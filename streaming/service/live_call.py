@@ -20,6 +20,7 @@ from typing import Any, Protocol
 from websockets.asyncio.server import ServerConnection
 from websockets.exceptions import ConnectionClosed
 
+from assist.api import Redactor, redaction_kinds
 from streaming.asr.base import DecodeRequest
 from streaming.asr.scheduler import InferenceScheduler
 from streaming.live.protocol import CloseCode, ErrorCode, error_message
@@ -73,6 +74,11 @@ class LiveCall:
         self.close_code: Close | None = None
         self.last_activity = time.monotonic()
         self.connected = True
+        # `redact=` (Deepgram's): this softphone's own results are redacted, one redactor
+        # per call so a name it heard once is removed later too; the bus, and so the
+        # desktops, still get the words as said (docs/security.md)
+        self._redactor = (Redactor(kinds=redaction_kinds(session.options.redact))
+                          if session.options.redact else None)
 
     async def run(self) -> None:
         s = self.server
@@ -243,8 +249,11 @@ class LiveCall:
             if msg.get("type") == "Error":
                 self.server.metrics.error(msg.get("err_code", "?"))
             if self.connected and (not item.record or self.session.send_records):
+                out = msg
+                if self._redactor is not None and msg.get("type") in ("Results", "Record"):
+                    out = self._redactor.event(msg)
                 try:
-                    await self.ws.send(json.dumps(msg))
+                    await self.ws.send(json.dumps(out))
                 except ConnectionClosed:
                     self.connected = False
             await self.pipeline.publish(msg)

@@ -1,0 +1,58 @@
+"""Deepgram's `redact` on /v1/listen: the softphone gets its own results redacted, the
+desktops (the call's event feed) keep the words as said (docs/security.md)."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+
+from streaming.asr.base import ScriptedRecognizer
+from streaming.client import audio_frames, listen_url, stream_frames
+from streaming.options import parse_stream_query
+from tests.conftest import clip, run
+
+SAID = [(" My", 0.0, 0.2), (" name", 0.2, 0.4), (" is", 0.4, 0.5), (" Chivon", 0.5, 0.8),
+        (" Kelly,", 0.8, 1.0), (" card", 1.0, 1.2), (" 4111", 1.2, 1.4), (" 1111", 1.4, 1.6),
+        (" 1111", 1.6, 1.8), (" 1111.", 1.8, 2.0)]
+
+
+def test_redact_query_is_parsed_repeated_or_comma_separated():
+    assert parse_stream_query("redact=pci&redact=name").redact == ("pci", "name")
+    assert parse_stream_query("redact=pci,numbers,pci").redact == ("pci", "numbers")
+    assert parse_stream_query("redact=false").redact == () and parse_stream_query("").redact == ()
+
+
+def _call(server_factory, redact: str | None) -> tuple[list[dict], list[dict]]:
+    srv = server_factory(recognizer_=ScriptedRecognizer(lambda r: SAID), assist=False)
+    x, rate, _ = clip("ljspeech/LJ001-0008.flac")
+    audio = np.concatenate([x, np.zeros((rate, 1), np.float32)])
+    call_id = f"redact-{redact}"
+
+    async def go():
+        url = listen_url(srv.url, encoding="linear16", sample_rate=rate, channels=1, call_id=call_id,
+                         redact=redact, record=True)
+        return await stream_frames(url, audio_frames(audio, rate, frame_ms=100), realtime=False)
+
+    res = run(go())
+    assert res.close_code == 1000 and not res.of_type("Error"), res.of_type("Error")
+    stored = srv.call(srv.server.bus.history(call_id))
+    texts = [m for m in res.messages if m.get("type") in ("Results", "Record")]
+    return texts, [e for e in stored if e.get("type") in ("Results", "Record")]
+
+
+def test_softphone_results_are_redacted_and_desktops_get_the_words(server_factory):
+    phone, desk = _call(server_factory, "name")
+    said = json.dumps(phone)
+    assert phone and "Chivon" not in said and "Kelly" not in said and "[name]" in said
+    assert "4111" in said  # only names were asked for
+    assert any(e["channel"]["alternatives"][0]["words"] for e in phone)
+    assert "Chivon" in json.dumps(desk)  # the desktop's feed: as said
+
+
+def test_pii_removes_numbers_too_and_no_redact_changes_nothing(server_factory):
+    phone, _ = _call(server_factory, "pii")
+    said = json.dumps(phone)
+    assert "Chivon" not in said and "4111" not in said
+    plain, _ = _call(server_factory, None)
+    assert "Chivon" in json.dumps(plain) and "4111" in json.dumps(plain)
