@@ -41,6 +41,13 @@ class ServerMetrics:
         self.llm_failures = Counter("souffleur_llm_failures", "LLM requests that failed (offline result kept)",
                                     registry=r)
         self.errors = Counter("souffleur_errors", "Error messages sent to clients", ["code"], registry=r)
+        self.prerecorded = Counter("souffleur_prerecorded_requests", "POST /v1/listen requests by HTTP status",
+                                   ["status"], registry=r)
+        self.prerecorded_audio = Counter("souffleur_prerecorded_audio_seconds",
+                                         "audio transcribed for POST /v1/listen", registry=r)
+        self.prerecorded_time = Histogram("souffleur_prerecorded_response_seconds",
+                                          "from a POST /v1/listen's head to its answer",
+                                          buckets=(0.5, 1, 2, 5, 10, 30, 60, 120, 300, 900), registry=r)
         self._refresh: list[Callable[[], None]] = []
 
     # compatibility helpers used by the server

@@ -113,7 +113,23 @@ class PrerecordedHost(Protocol):
 
 async def handle_prerecorded(host: PrerecordedHost, request: HttpRequest, reader: asyncio.StreamReader,
                              writer: asyncio.StreamWriter) -> None:
-    """Answer one `POST /v1/listen` (errors are raised as `HttpError`)."""
+    """Answer one `POST /v1/listen` (errors are raised as `HttpError`), counted in /metrics."""
+    status = "500"
+    try:
+        await _handle(host, request, reader, writer)
+        status = "200"
+    except HttpError as e:
+        status = str(e.status)
+        raise
+    except (ConnectionError, asyncio.IncompleteReadError):
+        status = "client_gone"
+        raise
+    finally:
+        host.metrics.prerecorded.labels(status=status).inc()
+
+
+async def _handle(host: PrerecordedHost, request: HttpRequest, reader: asyncio.StreamReader,
+                  writer: asyncio.StreamWriter) -> None:
     t0 = time.perf_counter()
     call_id = (parse_qs(request.query).get("call_id") or [None])[-1]
     principal = _authorize(host, request, call_id)  # first, as a websocket upgrade is
@@ -148,6 +164,8 @@ async def handle_prerecorded(host: PrerecordedHost, request: HttpRequest, reader
     await respond(writer, 200, doc)
     wall = time.perf_counter() - t0
     meta = doc["metadata"]
+    host.metrics.prerecorded_time.observe(wall)
+    host.metrics.prerecorded_audio.inc(meta["duration"])
     log.info("pre-recorded %s for %s: %d bytes, %.1f s of audio x%d in %.2f s",
              meta["request_id"], principal.name, size, meta["duration"], meta["channels"], wall)
 

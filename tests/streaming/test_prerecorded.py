@@ -259,6 +259,11 @@ def test_refusals_say_why(server_factory):
     srv.server.prerecorded_limits = replace(srv.server.prerecorded_limits, concurrent=0)
     r = post(srv, flac, headers=ok)
     assert r.status_code == 429 and r.headers["Retry-After"]
+    m = srv.server.metrics  # every outcome counted for /metrics
+    assert m.value("souffleur_prerecorded_requests_total", status="200") == 2
+    assert m.value("souffleur_prerecorded_requests_total", status="413") >= 3
+    assert m.value("souffleur_prerecorded_requests_total", status="429") == 1
+    assert m.value("souffleur_prerecorded_audio_seconds_total") > 3.5
     # GET routes and websockets on the same port are untouched
     assert httpx.get(f"{srv.http}/healthz").json()["status"] == "ok"
     assert httpx.get(f"{srv.http}/v1/listen").status_code in (401, 426)
