@@ -116,14 +116,17 @@ def transcript_json(t: FileTranscript, extra: dict[str, Any] | None = None, *,
 
 
 def redacted(t: FileTranscript, extra: dict[str, Any] | None) -> tuple[FileTranscript, dict[str, Any] | None]:
-    """Outputs hold no PII (docs/security.md): numbers, e-mails, dates, and every value
-    the form captured, wherever it was said. The summary is made from the words as
+    """Outputs hold no PII (docs/security.md): numbers, e-mails, dates, names, spellings,
+    addresses, and every value the form captured, wherever it was said. The summary is made from the words as
     said first (the assistant needs them), then redacted with everything else."""
     from assist.api import PII_FIELDS, Redactor
 
     r = Redactor()
     form = dict((extra or {}).get("form") or {})
     r.add_values(str(v) for k, v in form.items() if k in PII_FIELDS and v)
+    said = [m for m in t.messages if m.get("type") in ("Results", "Record")]
+    for m in said:  # read the whole recording first: a name recognised late ("my name is
+        r.event(m)  # Chivon Kelly") is removed where it was said before too
     messages = [r.event(m) if m.get("type") in ("Results", "Record") else m for m in t.messages]
     if extra:
         extra = dict(extra)

@@ -56,3 +56,24 @@ def test_pii_removes_numbers_too_and_no_redact_changes_nothing(server_factory):
     assert "Chivon" not in said and "4111" not in said
     plain, _ = _call(server_factory, None)
     assert "Chivon" in json.dumps(plain) and "4111" in json.dumps(plain)
+
+
+def test_batch_outputs_redact_a_name_said_before_it_was_recognised(tmp_path):
+    """Batch reads the whole recording before writing: "Chivon" said first, recognised as a
+    name only when "my name is Chivon Kelly" comes later, is removed in both places."""
+    from pathlib import Path
+
+    from streaming.batch.engine import BatchItem, FileTranscript
+    from streaming.batch.outputs import redacted
+
+    def rec(text: str, start: float) -> dict:
+        return {"type": "Record", "channel_index": [1, 2], "start": start,
+                "channel": {"alternatives": [{"transcript": text, "words": [
+                    {"word": w.strip(".,").lower(), "punctuated_word": w} for w in text.split()]}]}}
+
+    t = FileTranscript(BatchItem(Path(tmp_path / "c.wav")), [rec("Chivon here.", 0.0),
+                                                            rec("My name is Chivon Kelly.", 2.0)],
+                       4.0, 2, 16000, 1.0)
+    out, _ = redacted(t, None)
+    assert "Chivon" not in json.dumps(out.messages) and "[name]" in json.dumps(out.messages)
+    assert "Chivon" in json.dumps(t.messages)  # the transcript itself untouched
