@@ -48,6 +48,10 @@ CUT_REASON = "node shutting down; what was sent is transcribed, then 1001: strea
 # calls on 1 worker 3.9 s and once over 5 s. Never shortened: with a grace period under
 # this, calls are cut at once and the node may take this long.
 FLUSH_RESERVE_S = 10.0
+# The last part of that reserve: close what is left, stop the model, flush the bus to Redis,
+# so the node is gone when the grace period ends (an orchestrator SIGKILLs then, and what
+# the bus still held would be lost with the process).
+CLOSE_RESERVE_S = 2.0
 POLL_S = 0.05
 
 
@@ -61,10 +65,13 @@ class Desktop:
     leaving: str | None = None  # set when this node sends the desktop away: the close reason
 
     async def send_away(self, reason: str = GOING_AWAY) -> None:
-        """End the feed; the desktop's handler then closes the socket with 1001 and `reason`
-        (the handler closes it, so no event is sent after the close frame)."""
+        """End the feed and close the socket with 1001 and `reason`, here rather than in the
+        desktop's handler: the server closes what is left with no reason right after the
+        drain. Waits for the desktop's close reply at most a second."""
         self.leaving = reason
         await self.sub.close()
+        with contextlib.suppress(asyncio.TimeoutError):
+            await asyncio.wait_for(close_desktop(self.ws, reason), 1.0)
 
 
 class DrainHost(Protocol):
@@ -95,14 +102,15 @@ def may_stay(host: DrainHost, call_id: str) -> bool:
     return not host.shared_bus and call_id in host.calls
 
 
-async def drain(host: DrainHost) -> None:
+async def drain(host: DrainHost) -> float:
     """Send desktops away, let live calls end within the grace period, cut and flush the
-    rest; returns when every call has finished or the grace period is over."""
+    rest; returns when every call has finished or its time is up, with the loop time by
+    which the node should have closed everything (`CLOSE_RESERVE_S` later at most)."""
     loop = asyncio.get_running_loop()
     t0 = loop.time()
     grace = max(0.0, host.options.shutdown_grace_s)
     cut_at = t0 + max(0.0, grace - FLUSH_RESERVE_S)
-    deadline = cut_at + FLUSH_RESERVE_S
+    deadline = cut_at + FLUSH_RESERVE_S - CLOSE_RESERVE_S
     log.info("shutting down: %d live calls, %d desktops; calls may go on for %.1f s",
              len(host.calls), len(host.desktops), cut_at - t0)
     await send_away([d for d in host.desktops if not may_stay(host, d.call_id)])
@@ -121,3 +129,4 @@ async def drain(host: DrainHost) -> None:
                     host.calls_running, host.prerecorded_active)
     await send_away(host.desktops)
     log.info("drained in %.2f s", loop.time() - t0)
+    return max(loop.time() + CLOSE_RESERVE_S, cut_at + FLUSH_RESERVE_S)

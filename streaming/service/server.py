@@ -20,6 +20,7 @@ import contextlib
 import json
 import logging
 import signal
+import threading
 import time
 import uuid
 from collections import OrderedDict
@@ -193,14 +194,27 @@ class SouffleurServer:
         self.draining = True
         if getattr(self, "_housekeeper", None) is not None:
             self._housekeeper.cancel()
-        await drain(self)
+        close_by = await drain(self)
+        loop = asyncio.get_running_loop()
         server = server or self._server
         if server is not None:  # what is left (calls past the grace period): 1001 too
             server.close()  # (websockets 14 takes no code or reason; 1001 is its default)
+        # Stopping the scheduler answers decodes still queued with nothing, so a call past the
+        # grace period ends with what it has (records fall back to their live words) and its
+        # events reach the bus before the bus is flushed. The scheduler joins its workers (a
+        # decode in progress finishes first): in a daemon thread, so a long decode cannot hold
+        # the exit. All bounded: being gone by the end of the grace period is the node's promise.
+        stopping = threading.Thread(target=self.scheduler.close, name="scheduler-close", daemon=True)
+        stopping.start()
+        while self.calls_running and loop.time() < close_by - 1.0:
+            await asyncio.sleep(0.05)
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(self.bus.close(), max(0.5, close_by - loop.time()))
+        if server is not None:
             with contextlib.suppress(Exception):
-                await asyncio.wait_for(server.wait_closed(), 1.0)
-        self.scheduler.close()
-        await self.bus.close()
+                await asyncio.wait_for(server.wait_closed(), max(0.1, close_by - loop.time()))
+        while stopping.is_alive() and loop.time() < close_by:
+            await asyncio.sleep(0.05)
 
     # -- HTTP (routes.py) --------------------------------------------------------
     async def process_request(self, connection: ServerConnection, request: Request) -> Response | None:
