@@ -14,8 +14,8 @@ and a per-node limit on concurrent requests (`PrerecordedLimits`). The body is
 streamed to a temporary file as it arrives (hashed on the way), read back half
 a second at a time and deleted when the answer is sent: neither the upload nor
 the decoded audio is held whole in memory. Nothing is stored or published and
-no transcript is logged; `redact=` removes numbers, e-mails and dates from the
-answer itself, as stored transcripts are. `{"url": …}` bodies are refused: the
+no transcript is logged; `redact=` (Deepgram's kinds) removes what it names from
+the answer itself, as it does from a live call's own results. `{"url": …}` bodies are refused: the
 server fetches nothing from outside (it may run where nothing outside can be
 reached, and fetching would make it an open proxy).
 """
@@ -183,7 +183,7 @@ def _options(host: PrerecordedHost, request: HttpRequest) -> tuple[StreamOptions
     raw = "encoding" in q
     if raw and "sample_rate" not in q and opts.encoding in ("mulaw", "alaw"):
         opts.sample_rate = 8000  # G.711 is 8 kHz unless told otherwise
-    shape: dict[str, Any] = {"utterances": False, "utt_split": DEFAULT_UTT_SPLIT_S, "redact": False}
+    shape: dict[str, Any] = {"utterances": False, "utt_split": DEFAULT_UTT_SPLIT_S, "redact": opts.redact}
     try:
         if "utterances" in q:
             shape["utterances"] = _flag("utterances", q["utterances"])
@@ -194,9 +194,6 @@ def _options(host: PrerecordedHost, request: HttpRequest) -> tuple[StreamOptions
     except ValueError:
         raise HttpError(400, ErrorCode.BAD_PARAMETER,
                         "utterances must be true or false; utt_split seconds in 0.05..60") from None
-    # Deepgram's redact (pci, pii, numbers, ssn…, parsed by options): any kind asked for
-    # removes everything our redactor knows (numbers, e-mails, dates), as stored transcripts are
-    shape["redact"] = bool(opts.redact)
     return opts, shape, raw
 
 

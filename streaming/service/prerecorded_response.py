@@ -33,7 +33,7 @@ class ResponseShape:
     channels: int  # channel entries in results.channels
     utterances: bool = False
     utt_split: float = DEFAULT_UTT_SPLIT_S
-    redact: bool = False
+    redact: tuple[str, ...] = ()  # Deepgram's redact kinds (pci, name, pii…); () keeps the words
     roles: tuple[str, ...] = ()  # names of the channels (multichannel): an extra `role` on utterances
 
 
@@ -43,12 +43,12 @@ def records_of(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return sorted(recs, key=lambda m: (m["start"], m["channel_index"][0]))
 
 
-def redacted_records(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """`redact=…`: numbers, e-mails, dates removed as in every stored transcript (assist's
-    Redactor, one per request so a value said twice is removed twice)."""
-    from assist.api import Redactor
+def redacted_records(records: list[dict[str, Any]], kinds: tuple[str, ...]) -> list[dict[str, Any]]:
+    """`redact=…`: what those kinds name removed, as on a live call's own results (assist's
+    Redactor, one per request: a name learnt early is removed wherever it recurs)."""
+    from assist.api import Redactor, redaction_kinds
 
-    r = Redactor()
+    r = Redactor(kinds=redaction_kinds(kinds))
     return [r.event(m) for m in records]
 
 
@@ -57,7 +57,7 @@ def prerecorded_response(messages: list[dict[str, Any]], shape: ResponseShape, *
                          extra_metadata: dict[str, Any] | None = None) -> dict[str, Any]:
     records = records_of(messages)
     if shape.redact:
-        records = redacted_records(records)
+        records = redacted_records(records, shape.redact)
     channels = [_channel([r for r in records if _channel_of(r, shape) == c]) for c in range(shape.channels)]
     created = time.time() if created is None else created
     doc: dict[str, Any] = {

@@ -367,7 +367,7 @@ def test_response_shape_utterances_and_redaction():
     utts = doc["results"]["utterances"]  # split at the 1.3 s pause (utt_split 0.8 s)
     assert [u["transcript"] for u in utts] == ["My card is 4532 1111 2222 3333.", "Thanks."]
     assert {u["channel"] for u in utts} == {1} and {u["role"] for u in utts} == {"customer"}
-    red = prerecorded_response([rec], ResponseShape(channels=2, redact=True), **common)
+    red = prerecorded_response([rec], ResponseShape(channels=2, redact=("pci",)), **common)
     alt = red["results"]["channels"][1]["alternatives"][0]
     assert "4532" not in json.dumps(red) and "[number]" in alt["transcript"]
     assert [w["word"] for w in alt["words"]][:3] == ["my", "card", "is"]
