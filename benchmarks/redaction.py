@@ -22,6 +22,12 @@ stores). Counted per language on the final stored form of every record:
 * false positives: words removed that lie in no labelled span and are no word of a
   form value; names of other people (the agent's) are counted apart, as
   "other names" (capitalised words in the name lexicon).
+
+From audio (`--audio`: the English dev recordings through the batch engine, bundled
+tiny.en) labelled spans do not line up with what the ASR wrote, so `score_audio`
+looks for each form and PII value in what stays in clear instead (digits for numbers,
+words as heard within two letters for the rest), counts the name as heard ("Nithon")
+and calls a removed word a false positive when it is no value, no number and no glue.
 """
 
 from __future__ import annotations
@@ -40,7 +46,7 @@ sys.path.insert(0, str(ROOT))
 from assist.engine import AssistSession  # noqa: E402
 from assist.pii import lexicon  # noqa: E402
 from assist.redact import PII_FIELDS  # noqa: E402
-from assist.spoken import fold  # noqa: E402
+from assist.spoken import fold, read_number, tokenize  # noqa: E402
 from assist.types import Segment  # noqa: E402
 from streaming.service.redis_redaction import StoredRedaction  # noqa: E402
 
@@ -62,7 +68,8 @@ def _words(text: str) -> list[tuple[int, int, str]]:
 
 def record(call_id: str, k: int, turn: dict[str, Any]) -> dict[str, Any]:
     """One turn as the `Record` the live call would store (docs/protocol.md)."""
-    words = [{"word": fold(w).strip(".,?!;:"), "punctuated_word": w, "start": k, "end": k + 1}
+    words = [{"word": fold(w).strip(".,?!;:"), "punctuated_word": w, "start": k, "end": k + 1,
+              "said": w}  # kept by the redactor: what the benchmark compares with
              for _, _, w in _words(turn["text"])]
     return {"type": "Record", "call_id": call_id, "record_id": f"r{k}", "channel_index": [0, 2],
             "start": float(k), "duration": 1.0, "speaker": turn["speaker"],
@@ -163,6 +170,60 @@ def score(call: dict[str, Any], stored: list[dict[str, Any]]) -> dict[str, Any]:
     return out
 
 
+def score_audio(call: dict[str, Any], stored: list[dict[str, Any]]) -> dict[str, Any]:
+    """From ASR text no labelled span lines up, so: every form value and labelled PII
+    value, looked for in what stays in clear (its digits for numbers, its words, as
+    heard within two letters, for the rest); the words of the name as heard ("Nithon"
+    for Nathan); and the words removed that are no value, no number: false positives."""
+    from assist.pii.names import close
+
+    lex = lexicon()
+    form = {k: str(v) for k, v in (call.get("form") or {}).items() if k in PII_FIELDS}
+    values = [(CLASS_OF.get(k, "other"), v) for k, v in form.items()]
+    values += [("other", str(v)) for v in call.get("pii", []) if str(v) not in form.values()]
+    value_words = {fold(w) for _, v in values for w in re.split(r"[\s.,@_+-]+", v) if len(w) >= 3}
+    name_words = {fold(w) for w in form.get("full_name", "").split() if len(w) >= 3}
+    clear_words: list[str] = []
+    out: dict[str, Any] = {"values": Counter(), "values_left": Counter(), "names": 0, "names_left": 0,
+                           "spelled": 0, "spelled_left": 0, "words": 0, "fp": 0, "fp_names": 0,
+                           "left": [], "fps": []}
+    for k, ev in enumerate(stored):
+        for w in ev["channel"]["alternatives"][0]["words"]:
+            said = w.get("said", w["punctuated_word"])
+            key = fold(said).strip(".,?!;:'\"")
+            out["words"] += 1
+            visible = w["word"] != "[redacted]"
+            if visible:
+                clear_words.append(key)
+            heard_as_name = any(close(key, n) or key == n for n in name_words) and said[:1].isupper()
+            if heard_as_name:
+                out["names"] += 1
+                out["names_left"] += visible
+                if visible:
+                    out["left"].append({"turn": k, "class": "name token", "said": said})
+            near_value = any(key == v or close(key, v) for v in value_words)
+            numeric = bool(re.search(r"\d", key)) or read_number([*tokenize(key)], 0) is not None
+            if not visible and not near_value and not numeric and key not in GLUE and re.search(r"\w", key):
+                out["fp"] += 1
+                other_name = said[:1].isupper() and lex.is_name(key)
+                out["fp_names"] += other_name
+                out["fps"].append({"turn": k, "word": said, "other_name": other_name})
+    digits = "".join(c for w in clear_words for c in w if c.isdigit())
+    for cls, v in values:
+        out["values"][cls] += 1
+        d = "".join(c for c in v if c.isdigit())
+        if len(d) >= 4:
+            leaked = any(d[i:i + 4] in digits for i in range(len(d) - 3))
+        else:  # an e-mail leaks by its local part ("example.net" alone names no one)
+            v = v.split("@")[0]
+            words = [fold(x) for x in re.split(r"[\s.,@_+-]+", v) if len(x) >= 3 and not x.isdigit()]
+            leaked = any(any(c == x or close(c, x) for c in clear_words) for x in words)
+        if leaked:
+            out["values_left"][cls] += 1
+            out["left"].append({"turn": -1, "class": cls, "said": v})
+    return out
+
+
 def load_calls(dirs: list[Path]) -> list[dict[str, Any]]:
     calls = []
     for d in dirs:
@@ -175,20 +236,23 @@ def load_calls(dirs: list[Path]) -> list[dict[str, Any]]:
     return calls
 
 
-def audio_calls(calls: list[dict[str, Any]], folder: Path) -> list[dict[str, Any]]:
-    """The same calls from their recordings: turns as transcribed (English only: tiny.en).
-    Labelled spans do not carry over to ASR text; only name tokens, spelled runs and
-    the words removed are counted, plus every form value's words."""
+def audio_calls(calls: list[dict[str, Any]], folder: Path, cache: Path | None) -> list[dict[str, Any]]:
+    """The same calls from their recordings, turns as transcribed (English only: tiny.en);
+    `cache`: a JSON file of the transcripts, written on the first run, read after."""
     from streaming.batch.engine import transcribe_to_segments
 
+    known = json.loads(cache.read_text()) if cache is not None and cache.exists() else {}
     out = []
     for c in calls:
         audio = folder / f"{c['call_id']}.stereo16k.flac"
         if c["language"] != "en" or not audio.exists():
             continue
-        segs = transcribe_to_segments(str(audio), "en")
-        turns = [{"speaker": s.speaker, "text": s.text} for s in segs]
-        out.append({**c, "turns": turns, "spans": []})
+        if c["call_id"] not in known:
+            segs = transcribe_to_segments(str(audio), "en")
+            known[c["call_id"]] = [{"speaker": s.speaker, "text": s.text} for s in segs]
+        out.append({**c, "turns": known[c["call_id"]], "spans": []})
+    if cache is not None:
+        cache.write_text(json.dumps(known, indent=1))
     return out
 
 
@@ -217,7 +281,8 @@ def table(name: str, summary: dict[str, Any]) -> str:
         if any(a["values"].get(cls) for a in summary.values()):
             row(cls, lambda a, c=cls: f"{a['values_left'].get(c, 0)} / {a['values'].get(c, 0)}")
     row("name tok", lambda a: f"{a['names_left']} / {a['names']}")
-    row("spelled", lambda a: f"{a['spelled_left']} / {a['spelled']}")
+    if any(a["spelled"] for a in summary.values()):
+        row("spelled", lambda a: f"{a['spelled_left']} / {a['spelled']}")
     row("FP words", lambda a: f"{a['fp']} / {a['words']}")
     row("  names", lambda a: f"{a['fp_names']}")
     lines.append("(survivors / total; FP words: non-PII words removed / all words, of which"
@@ -229,6 +294,7 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--calls", type=Path, action="append", help="folders of labelled call JSON")
     ap.add_argument("--audio", action="store_true", help="also from the recordings (slow)")
+    ap.add_argument("--audio-cache", type=Path, help="JSON file keeping the --audio transcripts")
     ap.add_argument("--details", action="store_true", help="print survivors and false positives")
     args = ap.parse_args(argv)
     dirs = args.calls or [DEFAULT_CALLS]
@@ -236,9 +302,10 @@ def main(argv: list[str] | None = None) -> int:
     report: dict[str, Any] = {"calls": [str(d) for d in dirs]}
     runs = [("text, no form", calls, False), ("text, with the assistant's form", calls, True)]
     if args.audio:
-        runs.append(("audio (tiny.en), with the assistant's form", audio_calls(calls, dirs[0]), True))
+        runs.append(("audio (tiny.en), with the assistant's form", audio_calls(calls, dirs[0], args.audio_cache), True))
     for name, cs, with_form in runs:
-        results = [(c, score(c, stored_log(c, with_form))) for c in cs]
+        scorer = score_audio if name.startswith("audio") else score
+        results = [(c, scorer(c, stored_log(c, with_form))) for c in cs]
         summary = summarise(results)
         report[name] = summary
         print(table(name, summary))

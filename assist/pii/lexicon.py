@@ -1,6 +1,6 @@
 """The word lists redaction reads: names, everyday words, places, spelling alphabets.
 
-Loaded once per process (about 0.2 s, 8 MB) and shared by every call's redactor.
+Loaded once per process (about 0.04 s, a few MB) and shared by every call's redactor.
 The generated lists come from `scripts/build_name_lexicon.py` (sources and
 licences in `prompts/lexicons/names/README.md`); the hand-kept ones from
 `prompts/lexicons/pii.yaml`. Every key is folded the way `assist.spoken.fold`
