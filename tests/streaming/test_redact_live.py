@@ -77,3 +77,27 @@ def test_batch_outputs_redact_a_name_said_before_it_was_recognised(tmp_path):
     out, _ = redacted(t, None)
     assert "Chivon" not in json.dumps(out.messages) and "[name]" in json.dumps(out.messages)
     assert "Chivon" in json.dumps(t.messages)  # the transcript itself untouched
+
+
+def test_stored_pieces_are_redacted_again_once_the_record_names_the_caller():
+    """The live pieces "Chivon", "Kelly," are stored before the record "My name is Chivon
+    Kelly" tells the redactor they are a name; then they are stored again, redacted."""
+    from streaming.service.redis_redaction import StoredRedaction
+
+    def piece(text: str, start: float, kind: str = "Results") -> dict:
+        return {"type": kind, "is_final": True, "call_id": "c", "start": start, "channel_index": [1, 2],
+                "channel": {"alternatives": [{"transcript": text, "words": [
+                    {"word": w.strip(",.").lower(), "punctuated_word": w} for w in text.split()]}]}}
+
+    store = StoredRedaction()
+    log: dict[str, str] = {}
+    said = [piece("Chivon", 0.0), piece("Kelly,", 0.5), piece("it's Irish.", 1.0),
+            piece("My name is Chivon Kelly, it's Irish.", 0.0, "Record")]
+    for n, e in enumerate(said):
+        eid = f"{n + 1}-0"
+        log[eid] = store.stored("c", e)
+        for rid, now in store.earlier("c", e, eid, log[eid]):
+            log[rid] = now
+    everything = json.dumps(log)
+    assert "Chivon" not in everything and "Kelly" not in everything, log
+    assert "Irish" in log["3-0"]  # what mentions no name is left as stored
