@@ -11,7 +11,7 @@ import re
 
 from assist.autofill.base import Cand, Context, Scan, Turn, evidence_at
 from assist.autofill.cues import MONTH_WORDS, NAME_INTRO_RE, NAME_STOP, PARTICLES
-from assist.spoken import Run, read_number
+from assist.spoken import Run, edit_distance, read_number
 
 _PARTICLES_RE = r"(?:van|de|der|den|el|al|da|di|du|le|la|von|ter|ten)\s+"
 _NAME_WORDS = rf"((?:{_PARTICLES_RE})*[A-Z][\w'’-]+(?:\s+(?:{_PARTICLES_RE})*[A-Z][\w'’-]+)*)"
@@ -131,10 +131,5 @@ def _close(a: str, b: str) -> bool:
     """Small edit distance: an ASR misspelling of the spelled-out name."""
     if abs(len(a) - len(b)) > 2:
         return False
-    prev = list(range(len(b) + 1))
-    for i, ca in enumerate(a, 1):
-        cur = [i]
-        for j, cb in enumerate(b, 1):
-            cur.append(min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (ca != cb)))
-        prev = cur
-    return prev[-1] <= 2 and prev[-1] < len(b) // 2
+    d = edit_distance(a, b)
+    return d <= 2 and d < len(b) // 2

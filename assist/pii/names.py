@@ -28,7 +28,7 @@ from collections.abc import Iterable
 from assist.autofill.cues import NAME_INTRO_RE, PARTICLES
 from assist.pii.lexicon import Lexicon
 from assist.pii.spelled import Spelled
-from assist.spoken import FILLERS, Token
+from assist.spoken import FILLERS, Token, edit_distance
 
 
 def _rx(p: str) -> re.Pattern[str]:
@@ -307,11 +307,4 @@ def close(a: str, b: str) -> bool:
     for words up to six letters, two for longer ones."""
     if abs(len(a) - len(b)) > 2 or min(len(a), len(b)) < 3:
         return False
-    limit = 1 if max(len(a), len(b)) <= 6 else 2
-    prev = list(range(len(b) + 1))
-    for i, ca in enumerate(a, 1):
-        cur = [i]
-        for j, cb in enumerate(b, 1):
-            cur.append(min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (ca != cb)))
-        prev = cur
-    return prev[-1] <= limit
+    return edit_distance(a, b) <= (1 if max(len(a), len(b)) <= 6 else 2)

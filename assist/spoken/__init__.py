@@ -26,7 +26,7 @@ from assist.spoken.emails import (
 )
 from assist.spoken.numbers import Number, read_number
 from assist.spoken.runs import LETTER_STOPWORDS, Item, Run, spoken_alnum, value_runs
-from assist.spoken.tokens import Token, fold, tokenize
+from assist.spoken.tokens import Token, edit_distance, fold, tokenize
 from assist.spoken.words import (
     DASH_WORDS,
     EN_ORDINALS,
@@ -48,6 +48,6 @@ __all__ = [
     "FILLERS", "LETTER_STOPWORDS", "MONTHS", "MULTIPLIERS", "NL_ORD_SPECIAL", "NL_TEENS",
     "NL_TENS", "NL_UNITS", "SEP_WORDS", "TLDS", "TWO_WORD_SEPS", "WEAK_AT_WORDS",
     "WEAK_NUMBER_WORDS", "DateMatch", "EmailMatch", "Item", "Number", "Run", "Token",
-    "find_dates", "find_emails", "fold", "nl_number", "read_number", "spoken_alnum",
+    "edit_distance", "find_dates", "find_emails", "fold", "nl_number", "read_number", "spoken_alnum",
     "tokenize", "value_runs",
 ]

@@ -84,3 +84,15 @@ def tokenize(text: str) -> list[Token]:
             out.append(Token(t, first.start, last.end, fold(t), kind, first.space_before))
         i = j + 1
     return out
+
+
+def edit_distance(a: str, b: str) -> int:
+    """Letters to insert, delete or change to turn a into b: how far an ASR's (or a
+    caller's) spelling of a word is from another ("siobhn" -> "siobhan": 1)."""
+    prev = list(range(len(b) + 1))
+    for i, ca in enumerate(a, 1):
+        cur = [i]
+        for j, cb in enumerate(b, 1):
+            cur.append(min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (ca != cb)))
+        prev = cur
+    return prev[-1]
