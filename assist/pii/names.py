@@ -130,7 +130,10 @@ class NameFinder:
         return out
 
     def _place(self, tokens: list[Token], idx: list[int]) -> bool:
-        return " ".join(tokens[k].low for k in idx) in self.lex.places
+        """A town or country ("Utrecht", "Den Haag"); one word that is also a first name
+        ("Dave", "Victoria") counts as the name."""
+        key = " ".join(tokens[k].low for k in idx)
+        return key in self.lex.places and (len(idx) > 1 or key not in self.lex.first)
 
     def _names_in(self, tokens: list[Token], idx: list[int]) -> list[int]:
         return [k for k in idx if tokens[k].low not in PARTICLES]

@@ -141,6 +141,13 @@ def with_town(spans: list[tuple[int, int, str]], tokens: list[Token],
     the town completes an address; said on its own it is left."""
     out = []
     for a, b, kind in spans:
+        if kind == "address":  # "Victoria Road, number 5", "Laan op Zuid, nummer drie"
+            k = next((i for i, t in enumerate(tokens) if t.start >= b), len(tokens))
+            while k < len(tokens) and tokens[k].text == ",":
+                k += 1
+            if k < len(tokens) and _NUMBER_WORD.match(tokens[k].low):
+                j = _house_number(tokens, k)
+                b = tokens[j - 1].end if j is not None else b
         if kind in ("address", "postcode"):
             k = next((i for i, t in enumerate(tokens) if t.start >= b), len(tokens))
             while k < len(tokens) and tokens[k].text in (",", "in"):
