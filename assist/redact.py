@@ -94,7 +94,7 @@ class Redactor:
         self.memory = CallMemory()
         self._reported: set[str] = set()
         self._expect: tuple[str | None, int] = (None, 0)  # (what was asked, events left)
-        self._asked: OrderedDict[tuple[Any, ...], str | None] = OrderedDict()  # event -> expect
+        self._asked: OrderedDict[int, str | None] = OrderedDict()  # event (hash) -> expect
         self.add_values(values)
 
     def learned(self) -> list[str]:
@@ -177,7 +177,7 @@ class Redactor:
         """What the transcript event `e` answers, if the one before asked for a name or a
         house number. Remembered per event, so an event redacted again later (the
         retroactive pass) is read the same way."""
-        key = (e.get("type"), e.get("start"), tuple(e.get("channel_index") or ()), transcript)
+        key = hash((e.get("type"), e.get("start"), tuple(e.get("channel_index") or ()), transcript))
         if key in self._asked:
             return self._asked[key]
         kind, left = self._expect
@@ -188,7 +188,7 @@ class Redactor:
         elif HOUSE_QUESTION.search(transcript):
             self._expect = ("house", 2)
         self._asked[key] = expect
-        while len(self._asked) > 2000:
+        while len(self._asked) > 300:  # the retroactive pass looks back 300 events at most
             self._asked.popitem(last=False)
         return expect
 
