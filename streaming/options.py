@@ -43,6 +43,7 @@ class AsrOptions:
     final_beam_size: int = 3  # finals get a wider beam: they are decoded once
     record_beam_size: int = 5  # the transcript of record: decoded once per utterance, like offline
     record_timestamps: bool = False  # decode records with timestamp tokens, as transcribe() does
+    record_pad_seconds: float = 10.0  # silence after a record's utterance
     # a low-confidence record is decoded again by sampling at these temperatures (best of 5)
     record_temperatures: tuple[float, ...] = (0.2, 0.4, 0.6, 0.8, 1.0)
     cpu_threads: int = 1  # threads per worker; parallelism comes from workers

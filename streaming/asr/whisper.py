@@ -149,7 +149,8 @@ class WhisperRecognizer:
     def frames_for(self, r: DecodeRequest) -> int:
         content = math.ceil(r.audio.size / HOP)
         o = self.options
-        pad = int((o.pad_seconds if r.kind == "interim" else o.final_pad_seconds) * 100)
+        pad_s = {"interim": o.pad_seconds, "final": o.final_pad_seconds}.get(r.kind, o.record_pad_seconds)
+        pad = int(pad_s * 100)
         # round up to 0.5 s so chunks of similar length batch without extra padding
         return min(FULL_FRAMES, ((content + pad + 49) // 50) * 50)
 

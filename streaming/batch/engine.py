@@ -48,9 +48,11 @@ def batch_asr(base: AsrOptions | None = None) -> AsrOptions:
     (measured in benchmarks/batch.py: 3 s costs no accuracy on recordings and the
     encoder works on a third less audio than the live 10 s)."""
     o = base or AsrOptions.from_env()
-    live_default = AsrOptions().final_pad_seconds
-    if o.final_pad_seconds == live_default and "SOUFFLEUR_ASR_FINAL_PAD_SECONDS" not in os.environ:
+    live = AsrOptions()
+    if o.final_pad_seconds == live.final_pad_seconds and "SOUFFLEUR_ASR_FINAL_PAD_SECONDS" not in os.environ:
         o = replace(o, final_pad_seconds=BATCH_FINAL_PAD_S)
+    if o.record_pad_seconds == live.record_pad_seconds and "SOUFFLEUR_ASR_RECORD_PAD_SECONDS" not in os.environ:
+        o = replace(o, record_pad_seconds=BATCH_FINAL_PAD_S)  # batch decodes records only
     return o
 
 
