@@ -253,8 +253,11 @@ class ChannelTranscriber:
         self._maybe_interim(out)
         self._maybe_max_chunk(out)
         if self.chunk is None:
+            # keep enough that a start found in the next push (its onset may lie a few
+            # frames back) is never clipped: the record's audio must not depend on how the
+            # audio was cut into frames
             pre = max(self.o.preroll_ms, self.o.record_preroll_ms if self.o.record else 0)
-            keep = self.buf.end - (pre + 2 * self.o.frame_ms) * RATE // 1000
+            keep = self.buf.end - (pre + self.o.speech_start_ms + 8 * self.o.frame_ms) * RATE // 1000
             self._trim(max(keep, 0))
         return out
 
