@@ -82,6 +82,7 @@ class InferenceScheduler:
         self._final_delays: deque[tuple[float, float]] = deque(maxlen=512)
         self._decode_times: deque[float] = deque(maxlen=512)
         self.stats = SchedulerStats()
+        self._fast_busy = 0  # workers decoding faster-than-real-time work now
         self._stop = False
         self._threads = [
             threading.Thread(target=self._run, name=f"asr-worker-{i}", daemon=True)
@@ -164,8 +165,13 @@ class InferenceScheduler:
 
     # -- workers -----------------------------------------------------------
     def _take_batch(self) -> list[_Job]:
-        """Pick the most urgent job and compatible companions (lock held)."""
+        """Pick the most urgent job and compatible companions (lock held). A decode cannot
+        be interrupted, so faster-than-real-time work holds at most `workers - 1` workers
+        (one on a one-worker node): a live request never waits for a whole fast batch on
+        every worker."""
         for p in (0, 1):
+            if p == 1 and self._fast_busy >= max(1, self.workers - 1):
+                return []
             batch = self._take_queued(p) or self._take_interims(p)
             if batch:
                 return batch
@@ -219,11 +225,13 @@ class InferenceScheduler:
         while True:
             self._drop_later: list[_Job] = []
             with self._cv:
-                while not self._stop and not self._queued():
+                while not self._stop and not self._ready():
                     self._cv.wait()
                 if self._stop:
                     return
                 batch = self._take_batch()
+                fast = bool(batch) and batch[0].req.priority > 0
+                self._fast_busy += fast
                 stale = self._drop_later
             for j in stale:
                 self._drop(j)
@@ -239,6 +247,9 @@ class InferenceScheduler:
             dt = time.perf_counter() - t0
             now = time.monotonic()
             with self._cv:
+                if fast:
+                    self._fast_busy -= 1
+                    self._cv.notify_all()  # a worker waiting for fast work may take it now
                 self._decode_times.append(dt)
                 self.stats.batches += 1
                 self.stats.batched_items += len(batch)
@@ -250,8 +261,12 @@ class InferenceScheduler:
                     h.queue_seconds = max(0.0, now - dt - j.enqueued)
                 j.done(h)
 
-    def _queued(self) -> bool:
-        return any(self._records) or any(self._finals) or any(self._interims)
+    def _ready(self) -> bool:
+        """Work this worker may take now (fast work only below its share of workers)."""
+        if self._records[0] or self._finals[0] or self._interims[0]:
+            return True
+        fast = self._records[1] or self._finals[1] or self._interims[1]
+        return bool(fast) and self._fast_busy < max(1, self.workers - 1)
 
     def close(self) -> None:
         with self._cv:
