@@ -414,8 +414,6 @@ class ChannelTranscriber:
         c = self.chunk
         if c is None or self.interim_in_flight or self.pending_finals or not self.o.early_commit:
             return
-        if self.priority:  # faster than real time: nobody is watching words appear
-            return
         if self.buf.end - c.last_interim_at < self.o.interim_interval_ms * RATE // 1000:
             return
         if c.voiced < 300 * RATE // 1000 or self.silence * self.o.frame_ms >= 150:
