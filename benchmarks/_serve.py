@@ -28,6 +28,21 @@ def pct(xs: list[float], q: float) -> float | None:
     return round(xs[min(len(xs) - 1, int(q * (len(xs) - 1) + 0.5))], 3)
 
 
+def offline_model(name: str | None = None):
+    """The offline reference: plain faster-whisper with the model the server is given
+    (`bundled`, `bundled-base`, a name or a path, resolved as the server resolves it)."""
+    from faster_whisper import WhisperModel
+
+    from streaming.asr.models import resolve_model
+
+    return WhisperModel(resolve_model(name), device="cpu", compute_type="int8", cpu_threads=2)
+
+
+def serve_flags(args, *names: str) -> list[str]:
+    """`--workers N --model M ...` for the flags a benchmark was given."""
+    return [x for n in names if getattr(args, n, None) for x in (f"--{n}", str(getattr(args, n)))]
+
+
 class ServerProcess:
     """`souffleur serve` on a free port; `cpu_seconds()` and `peak_rss` while it runs."""
 

@@ -32,7 +32,7 @@ import re
 import time
 
 import _paths  # noqa: F401  (benchmarks/streaming.py shadows the package otherwise)
-from _serve import ServerProcess, pct
+from _serve import ServerProcess, offline_model, pct, serve_flags
 
 ROOT = _paths.ROOT
 
@@ -152,11 +152,7 @@ def analyse(clip: dict, res) -> dict:
 
 
 def run_level(n: int, clip: dict, args) -> dict:
-    extra = ["--max-calls", str(n + 2)]
-    for flag in ("workers", "model", "device"):
-        if getattr(args, flag):
-            extra += [f"--{flag}", str(getattr(args, flag))]
-    server = ServerProcess(ROOT, *extra)
+    server = ServerProcess(ROOT, "--max-calls", str(n + 2), *serve_flags(args, "workers", "model", "device"))
     try:
         async def call(i: int):
             await asyncio.sleep(i * 0.37)
@@ -203,11 +199,7 @@ def main() -> None:
     ap.add_argument("--json-out", help="also write the JSON here")
     args = ap.parse_args()
 
-    from faster_whisper import WhisperModel
-
-    from streaming.options import bundled_model_path
-
-    model = WhisperModel(args.model or bundled_model_path(), device="cpu", compute_type="int8", cpu_threads=2)
+    model = offline_model(args.model)
     clips = [load(name, rel, sec, tel, model) for name, rel, sec, tel in CLIPS
              if not args.clips or name in args.clips.split(",")]
     del model

@@ -23,18 +23,14 @@ import asyncio
 import difflib
 import json
 import os
-import subprocess
-import sys
 import time
-import urllib.request
 
 import _paths  # noqa: E402,F401  (this file shares the package's name)
-from _serve import free_port, pct  # noqa: E402
+from _serve import ServerProcess, offline_model, pct, serve_flags  # noqa: E402
 
 ROOT = _paths.ROOT
 
 import numpy as np  # noqa: E402
-import psutil  # noqa: E402
 from corpus import AUDIO  # noqa: E402
 
 import streaming  # noqa: E402,F401  (BLAS thread limits before numpy loads)
@@ -156,50 +152,22 @@ def analyse(out: dict) -> dict:
 
 
 def run_level(n: int, clips: list[dict], args) -> dict:
-    port = free_port()
-    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    cmd = [sys.executable, "-m", "streaming.cli", "serve", "--port", str(port), "--max-calls", str(max(n, 1) + 2)]
-    if args.workers:
-        cmd += ["--workers", str(args.workers)]
-    if args.model:
-        cmd += ["--model", args.model]
-    if args.device:
-        cmd += ["--device", args.device]
-    proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    server = ServerProcess(ROOT, "--max-calls", str(max(n, 1) + 2), *serve_flags(args, "workers", "model", "device"))
     try:
-        for _ in range(200):
-            try:
-                urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=1)
-                break
-            except OSError:
-                time.sleep(0.1)
-        ps = psutil.Process(proc.pid)
-        cpu0 = ps.cpu_times()
-        peak = [ps.memory_info().rss]
-        stop = False
-
-        async def sample():
-            while not stop:
-                peak[0] = max(peak[0], ps.memory_info().rss)
-                await asyncio.sleep(0.25)
-
         async def main():
-            nonlocal stop
-            s = asyncio.create_task(sample())
-            outs = await asyncio.gather(*(run_call(f"ws://127.0.0.1:{port}", clips[i % len(clips)],
-                                                   delay=i * 0.37) for i in range(n)))
-            stop = True
+            s = asyncio.create_task(server.sample_rss())
+            outs = await asyncio.gather(*(run_call(server.url, clips[i % len(clips)], delay=i * 0.37)
+                                          for i in range(n)))
+            server.stop_sampling()
             await s
             return outs
 
         t0 = time.time()
         outs = asyncio.run(main())
         wall = time.time() - t0
-        cpu1 = ps.cpu_times()
-        cpu = (cpu1.user + cpu1.system) - (cpu0.user + cpu0.system)
+        cpu = server.cpu_seconds()
     finally:
-        proc.terminate()
-        proc.wait(10)
+        server.close()
     rows = [analyse(o) for o in outs]
     audio_s = sum(len(clips[i % len(clips)]["audio"]) / clips[i % len(clips)]["rate"] for i in range(n))
     fl = [x for r in rows for x in r["final_lat"]]
@@ -216,7 +184,7 @@ def run_level(n: int, clips: list[dict], args) -> dict:
         "wer_ratio": round(err_ref / err_off_ref, 3) if err_off_ref else None,
         "wer_vs_offline": round(sum(r["err_off"] for r in rows) / max(1, sum(r["n_off"] for r in rows)), 4),
         "cpu_per_audio_s_per_call": round(cpu / audio_s, 3),
-        "peak_rss_mb": round(peak[0] / 2**20),
+        "peak_rss_mb": round(server.peak_rss / 2**20),
         "behind": sum(r["behind"] for r in rows),
         "max_tail_s": max(r["tail_s"] for r in rows),
         "wall_s": round(wall, 1),
@@ -235,11 +203,7 @@ def main() -> None:
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args()
 
-    from faster_whisper import WhisperModel
-
-    from streaming.options import bundled_model_path
-
-    model = WhisperModel(args.model or bundled_model_path(), device="cpu", compute_type="int8", cpu_threads=2)
+    model = offline_model(args.model)
     clips = []
     for name, rel, _ in PLAYLIST:
         if args.clips and name not in args.clips.split(","):
