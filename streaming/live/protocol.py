@@ -109,6 +109,13 @@ def word_json(w: HypWord, speaker: str | None) -> dict[str, Any]:
     return d
 
 
+def alternative(text: str, words: list[HypWord], language: str) -> dict[str, Any]:
+    """`channel.alternatives[0]` of Results and Record: the text, its mean word confidence, the words."""
+    confidence = round(sum(w.probability for w in words) / len(words), 4) if words else 0.0
+    return {"transcript": text, "confidence": confidence, "words": [word_json(w, None) for w in words],
+            "languages": [language]}
+
+
 def results_message(
     u: TranscriptUpdate,
     *,
@@ -118,10 +125,6 @@ def results_message(
     request_id: str,
     model_name: str,
 ) -> dict[str, Any]:
-    words = [word_json(w, None) for w in u.words]
-    confidence = (
-        round(sum(w.probability for w in u.words) / len(u.words), 4) if u.words else 0.0
-    )
     return {
         "type": "Results",
         "channel_index": [u.channel, channels],
@@ -130,16 +133,7 @@ def results_message(
         "is_final": u.is_final,
         "speech_final": u.speech_final,
         "from_finalize": u.from_finalize,
-        "channel": {
-            "alternatives": [
-                {
-                    "transcript": u.text,
-                    "confidence": confidence,
-                    "words": words,
-                    "languages": [u.language],
-                }
-            ]
-        },
+        "channel": {"alternatives": [alternative(u.text, u.words, u.language)]},
         "metadata": {
             "request_id": request_id,
             "model_info": {"name": model_name, "version": "souffleur", "arch": "whisper"},
@@ -165,8 +159,6 @@ def record_message(
     code it already has; `type` differs so a Deepgram client that did not ask for it
     (`record=true`) never gets one (docs/protocol.md).
     """
-    words = [word_json(w, None) for w in r.words]
-    confidence = round(sum(w.probability for w in r.words) / len(r.words), 4) if r.words else 0.0
     return {
         "type": "Record",
         "record_id": record_id,
@@ -178,8 +170,7 @@ def record_message(
         "start": round(r.words[0].start if r.words else r.start, 3),
         "duration": round(max(0.0, (r.words[-1].end - r.words[0].start) if r.words else r.end - r.start), 3),
         "span": [round(r.start, 3), round(r.end, 3)],
-        "channel": {"alternatives": [{"transcript": r.text, "confidence": confidence,
-                                      "words": words, "languages": [r.language]}]},
+        "channel": {"alternatives": [alternative(r.text, r.words, r.language)]},
         "speaker": speaker,
         "call_id": call_id,
     }
