@@ -1,9 +1,9 @@
 """Shared fixtures: the real model (loaded once), real servers in threads, real speech.
 
-Speech comes from the recordings in tests/data (see tests/data/ATTRIBUTION.md) and
-from espeak-ng; nothing outside the checkout is read. Servers
-run in a background thread with their own event loop, so a test talks to them
-over real websockets exactly like a softphone would.
+Speech comes from the recordings in tests/data (see tests/data/ATTRIBUTION.md), from
+espeak-ng and from the Piper neural voice (tests/voices.py); nothing outside the checkout
+is read. Servers run in a background thread with their own event loop, so a test talks
+to them over real websockets exactly like a softphone would.
 """
 
 from __future__ import annotations
@@ -121,6 +121,17 @@ def espeak(text: str, voice: str = "en-us", speed: int = 150) -> tuple[np.ndarra
 
     x, rate = sf.read(io.BytesIO(wav), dtype="float32", always_2d=True)
     return x, rate
+
+
+def piper(text: str, pitch: float = 1.0) -> tuple[np.ndarray, int]:
+    """Synthesise neural speech with the Piper voice (tests/voices.py): (samples x 1 float32, 16000).
+
+    Shaped like `espeak` so a test can swap one for the other; pitch > 1 is a second speaker.
+    """
+    pytest.importorskip("piper", reason="piper-tts is in the [test] extras")
+    from tests.voices import RATE, piper_speech
+
+    return piper_speech(text, pitch=pitch)[:, None], RATE
 
 
 def silence(seconds: float, rate: int, channels: int = 1) -> np.ndarray:
