@@ -40,6 +40,11 @@ class DecodeRequest:
     prompt_tokens: tuple[int, ...] = ()  # earlier text given as context (<|startofprev|>), not forced
     priority: int = 0  # 0: a real-time call; 1: a stream sent faster than real time (served last)
     beam_size: int | None = None
+    # A field-aware decode (issue 12): the assistant expects a value in this utterance, so
+    # it is decoded again with a prompt showing the value's written shape, keeping the
+    # n best hypotheses for the field validators to choose from.
+    prompt_text: str = ""  # written before `prompt_tokens` as context (the recogniser tokenises it)
+    num_hypotheses: int = 1
     created: float = field(default_factory=time.monotonic)
 
     @property
@@ -73,6 +78,9 @@ class Hypothesis:
     overflow: int = 0  # words dropped because they aligned past the end of the audio
     decode_seconds: float = 0.0
     queue_seconds: float = 0.0
+    # with `num_hypotheses` > 1: every hypothesis, best first, as (text, log-probability of
+    # the whole sequence); `text` and `words` are the best one's
+    alternatives: list[tuple[str, float]] = field(default_factory=list)
 
 
 class Recognizer(Protocol):
@@ -117,5 +125,7 @@ class ScriptedRecognizer:
                 HypWord(w, r.offset + s, r.offset + e, 0.9, (hash(w) & 0xFFFF,))
                 for w, s, e in self.script(r)
             ]
-            out.append(Hypothesis(words=words, text="".join(w.word for w in words)))
+            text = "".join(w.word for w in words)
+            alts = [(text, 0.0)] if r.num_hypotheses > 1 else []
+            out.append(Hypothesis(words=words, text=text, alternatives=alts))
         return out

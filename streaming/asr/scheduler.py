@@ -288,4 +288,6 @@ def _compatible(a: DecodeRequest, b: DecodeRequest) -> bool:
     """Same decoding settings and similar length: batching them wastes little padding."""
     if a.kind != b.kind or a.beam_size != b.beam_size or a.language != b.language:
         return False
+    if a.num_hypotheses != b.num_hypotheses or a.prompt_text != b.prompt_text:
+        return False
     return abs(a.duration - b.duration) <= max(1.0, 0.35 * max(a.duration, b.duration))

@@ -164,11 +164,12 @@ class WhisperRecognizer:
             # CTranslate2 needs <|startoftranscript|> at the same position in every row, so
             # only records with as much earlier text as context share a model call (once a
             # channel has said 223 tokens, all of its records do).
-            groups: dict[tuple[int, int], list[int]] = {}
+            groups: dict[tuple[int, int, int], list[int]] = {}
             for i, r in enumerate(requests):
-                groups.setdefault((self.frames_for(r), len(r.prompt_tokens[-CONTEXT_TOKENS:])), []).append(i)
+                key = (self.frames_for(r), len(self._context(r, self.tokenizer(r.language))), r.num_hypotheses)
+                groups.setdefault(key, []).append(i)
             hyps: list[Hypothesis] = [None] * len(requests)  # type: ignore[list-item]
-            for (frames, _), idx in groups.items():
+            for (frames, _, _), idx in groups.items():
                 for i, h in zip(idx, self._decode([requests[i] for i in idx], frames), strict=True):
                     hyps[i] = h
         else:
@@ -200,13 +201,15 @@ class WhisperRecognizer:
         for r, lang in zip(requests, langs, strict=True):
             tok = self.tokenizer(lang)
             toks.append(tok)
-            context = [tok.sot_prev, *r.prompt_tokens[-CONTEXT_TOKENS:]] if r.prompt_tokens else []
+            context = self._context(r, tok)
             # a record is decoded as offline transcription is, with timestamp tokens (they
             # pace the decoder through longer audio); live decodes go without
             ts = [] if (r.kind == "record" and o.record_timestamps) else [tok.no_timestamps]
             prompts.append(context + list(tok.sot_sequence) + ts + list(r.prefix_tokens))
         kind = requests[0].kind  # a model call holds one kind (the scheduler batches so)
         beam = requests[0].beam_size or {"record": o.record_beam_size, "final": o.final_beam_size}.get(kind, o.beam_size)
+        n_best = max(r.num_hypotheses for r in requests)
+        beam = max(beam, n_best)
         max_new = max(int(12 + 8 * r.duration) for r in requests)
         max_length = min(448, max(len(p) for p in prompts) + max_new)
         results = self.model.model.generate(
@@ -218,10 +221,11 @@ class WhisperRecognizer:
             return_no_speech_prob=True,
             suppress_blank=True,
             suppress_tokens=[-1],
+            num_hypotheses=n_best,
         )
         results = list(results)
         for i, r in enumerate(requests):
-            if r.kind == "record" and o.record_temperatures:
+            if r.kind == "record" and o.record_temperatures and r.num_hypotheses == 1:
                 results[i] = self._fallback(r, feats[i], prompts[i], toks[i], results[i], max_length)
         hyps: list[Hypothesis] = []
         align_idx, align_tokens = [], []
@@ -243,6 +247,8 @@ class WhisperRecognizer:
                 compression_ratio=compression_ratio(tok.decode(new_tokens)),
                 language=lang or "en",
             )
+            if r.num_hypotheses > 1:
+                h.alternatives = _alternatives(tok, res, len(r.prefix_tokens))
             h.rejected = self._guard(r, h, new_tokens, max_length - len(prompts[i]))
             hyps.append(h)
             if tokens and not h.rejected:
@@ -251,6 +257,13 @@ class WhisperRecognizer:
         if align_idx:
             self._align(requests, enc, align_idx, align_tokens, toks, hyps, frames)
         return hyps
+
+    def _context(self, r: DecodeRequest, tok: Tokenizer) -> list[int]:
+        """<|startofprev|> and what precedes the utterance: a field decode's prompt text,
+        then the channel's earlier text, at most CONTEXT_TOKENS in all (newest kept)."""
+        extra = tok.encode(" " + r.prompt_text.strip()) if r.prompt_text.strip() else []
+        ctx = (list(extra) + list(r.prompt_tokens))[-CONTEXT_TOKENS:]
+        return [tok.sot_prev, *ctx] if ctx else []
 
     def _fallback(self, r: DecodeRequest, feats: np.ndarray, prompt: list[int], tok: Tokenizer,
                   res, max_length: int):
@@ -373,6 +386,16 @@ class _OneResult:
     sequences_ids: list[list[int]]
     scores: list[float]
     no_speech_prob: float
+
+
+def _alternatives(tok: Tokenizer, res, skip: int) -> list[tuple[str, float]]:
+    """The n best texts of a result with each one's whole-sequence log-probability
+    (CTranslate2's score is per token with length_penalty 1; times the length undoes it)."""
+    out = []
+    for ids, score in zip(res.sequences_ids, res.scores, strict=False):
+        toks = [t for t in ids if t < tok.eot][skip:]
+        out.append((tok.decode(toks).strip(), float(score) * (len(toks) + 1)))
+    return out
 
 
 def _cut_loop(tok: Tokenizer, tokens: list[int]) -> list[int]:
