@@ -74,6 +74,8 @@ def _names(ctx: Context, turn: Turn, runs: list[Run], expected: list[str]) -> li
                     break
         out.append(Cand(name_f, " ".join(words), conf, a, ev, asked=True))
         break
+    if not out and name_f in expected:  # "Can you spell that?" - "Golf, Romeo, Echo, ..."
+        out += _spelled_fix(ctx, turn, name_f, spelled)
     if not out:  # "First name Nathan, surname Greaves"
         first = FIRST_NAME_RE.search(text)
         last = SURNAME_RE.search(text)
@@ -83,6 +85,23 @@ def _names(ctx: Context, turn: Turn, runs: list[Run], expected: list[str]) -> li
                   evidence_at(turn, last.start(1), last.end(1))]
             out.append(Cand(name_f, value, 0.75, min(first.start(1), last.start(1)), ev))
     return out
+
+
+def _spelled_fix(ctx: Context, turn: Turn, name_f: str, spelled: list[Run]) -> list[Cand]:
+    """A name spelled on its own fixes the spelling of the caller's name already heard:
+    the word it is closest to ("Greeves" + G-R-E-A-V-E-S -> "Greaves")."""
+    cur = ctx.current().get(name_f)
+    runs = [r for r in spelled if r.n_letters >= 3]
+    if cur is None or not runs:
+        return []
+    r = max(runs, key=lambda r: r.n_letters)
+    letters = r.text(zero_as_letter=True).capitalize()
+    words = cur.value.split()
+    k = next((k for k, w in enumerate(words) if w.lower() == letters.lower() or _close(w.lower(), letters.lower())), None)
+    if k is None or not ctx.allowed(turn, name_f, r.start, False):
+        return []
+    words[k] = letters
+    return [Cand(name_f, " ".join(words), 0.85, r.start, [evidence_at(turn, r.start, r.end)], asked=True)]
 
 
 def name_at(turn: Turn, p: int) -> tuple[list[str], int, int] | None:

@@ -12,7 +12,7 @@ from dataclasses import dataclass, replace
 
 from assist.spoken.numbers import read_number
 from assist.spoken.tokens import Token, tokenize
-from assist.spoken.words import DASH_WORDS, FILLERS, MULTIPLIERS, WEAK_NUMBER_WORDS
+from assist.spoken.words import DASH_WORDS, FILLERS, MULTIPLIERS, NATO, WEAK_NUMBER_WORDS
 
 LETTER_STOPWORDS = {
     "bsn", "iban", "pin", "ok", "oke", "sim", "id", "dob", "cak", "ai", "sms", "tv", "pc", "bv",
@@ -165,6 +165,10 @@ def value_runs(tokens: list[Token], skip: set[int] | frozenset[int] = frozenset(
                 add(Item(nxt.kind, nxt.text * rep, t.start, nxt.end, i, nxt.i1, True, False))
                 i = nxt.i1
                 continue
+        if _nato_letter(tokens, i):  # "Golf Romeo Echo ...": the alphabet's words are letters
+            add(Item("l", NATO[t.low], t.start, t.end, i, i + 1, True))
+            i += 1
+            continue
         piece = _single_piece(tokens, i)
         if piece is None:
             close()
@@ -187,6 +191,20 @@ def value_runs(tokens: list[Token], skip: set[int] | frozenset[int] = frozenset(
                 i = k + 1
     close()
     return [r for items in runs for r in _drop_weak(items)]
+
+
+def _nato_letter(tokens: list[Token], i: int) -> bool:
+    """A spelling-alphabet word next to another one ("Golf, Romeo"): one alone is a word
+    ("the hotel", "Victor")."""
+    if tokens[i].low not in NATO:
+        return False
+    for step in (-1, 1):
+        k = i + step
+        while 0 <= k < len(tokens) and tokens[k].kind == "punct" and tokens[k].text in ",-.":
+            k += step
+        if 0 <= k < len(tokens) and tokens[k].low in NATO:
+            return True
+    return False
 
 
 def _single_piece(tokens: list[Token], i: int) -> Item | None:

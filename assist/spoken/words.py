@@ -35,6 +35,13 @@ WEAK_NUMBER_WORDS = {"one", "oh", "een", "ten", "nil", "second"}
 MULTIPLIERS = {"double": 2, "dubbel": 2, "dubbele": 2, "triple": 3, "treble": 3,
                "driedubbel": 3, "trippel": 3}
 DASH_WORDS = {"dash", "hyphen", "streepje", "koppelteken", "liggend"}
+# The NATO spelling alphabet (prompts/lexicons/pii.yaml has it too, for redaction, with the
+# Dutch one): word -> letter
+NATO = {w: chr(ord("A") + k) for k, ws in enumerate((
+    "alpha alfa", "bravo", "charlie", "delta", "echo", "foxtrot", "golf", "hotel", "india",
+    "juliet juliett", "kilo", "lima", "mike", "november", "oscar", "papa", "quebec", "romeo",
+    "sierra", "tango", "uniform", "victor", "whiskey whisky", "x-ray xray", "yankee", "zulu"))
+    for w in ws.split()}
 FILLERS = {"uh", "um", "uhm", "erm", "er", "eh", "ehm", "euh", "hmm", "uhh", "umm"}
 
 
