@@ -9,6 +9,7 @@ here knows about any of those: segments of text in, events out.
 from __future__ import annotations
 
 from assist.analysis import analyze
+from assist.autofill.alternatives import FieldRequest
 from assist.engine import AssistSession
 from assist.feedback import JsonlAuditStore, report
 from assist.knowledge import KnowledgeBase
@@ -21,6 +22,7 @@ __all__ = [
     "PII_FIELDS",
     "AssistSession",
     "Feedback",
+    "FieldRequest",
     "JsonlAuditStore",
     "KnowledgeBase",
     "RedactingAuditStore",

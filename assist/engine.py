@@ -16,6 +16,7 @@ from typing import Any
 
 from assist.alerts import AlertEngine
 from assist.autofill import FormFiller, FormValue
+from assist.autofill.alternatives import FieldRequest
 from assist.feedback import AuditStore, MemoryAuditStore, suggestion_key
 from assist.forms import FormSpec, load_form
 from assist.grounding import evidence as seg_evidence
@@ -100,6 +101,19 @@ class AssistSession:
         out += self._take_notices()
         self._emit(out)
         self.timings.append(time.perf_counter() - t0)
+        return out
+
+    def field_request(self, segment_id: str) -> FieldRequest | None:
+        """After a caller turn: the fields to decode it again for (field-aware decoding)."""
+        return self._safe(lambda: self.filler.field_request(segment_id), "autofill", None)
+
+    def on_alternatives(self, segment_id: str,
+                        decodes: list[list[tuple[str, float]]]) -> list[dict[str, Any]]:
+        """The n best hypotheses of a caller turn decoded again; returns the changed values."""
+        values = self._safe(lambda: self.filler.on_alternatives(segment_id, decodes), "autofill", [])
+        out = [fv.to_event() for fv in values if fv.evidence]
+        out += self._take_notices()
+        self._emit(out)
         return out
 
     def _knowledge(self, seg: Segment) -> dict[str, Any] | None:

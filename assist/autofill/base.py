@@ -12,6 +12,7 @@ import datetime as dt
 from dataclasses import dataclass, field
 from typing import Protocol
 
+from assist.autofill.alternatives import DISPLAY_THRESHOLD
 from assist.forms import FormSpec
 from assist.spoken import Item, Run, Token, value_runs
 from assist.types import Evidence, Segment
@@ -31,6 +32,20 @@ class FormValue:
     correction: bool = False
     source: str = "rules"  # rules | llm
     label: str = field(default="", repr=False)
+    # from the field-aware decode (assist.autofill.alternatives): other valid values heard,
+    # the text heard when it differs from the record, whether the value passed its checks,
+    # and whether the caller confirmed the agent's read-back
+    alternatives: list[str] = field(default_factory=list)
+    heard: str = ""
+    valid: bool = True
+    confirmed: bool = False
+
+    @property
+    def display(self) -> str:
+        """"filled" (shown as the value) or "check" (the agent is asked to confirm)."""
+        if self.status in ("accepted", "edited"):
+            return "filled"
+        return "filled" if self.valid and self.confidence >= DISPLAY_THRESHOLD else "check"
 
     def to_event(self) -> dict:
         return {
@@ -45,6 +60,11 @@ class FormValue:
             "replaces": self.replaces,
             "correction": self.correction,
             "source": self.source,
+            "display": self.display,
+            "alternatives": list(self.alternatives),
+            "heard": self.heard or None,
+            "valid": self.valid,
+            "confirmed": self.confirmed,
         }
 
 

@@ -49,6 +49,7 @@ from assist.autofill.emails import EmailFamily
 from assist.autofill.names import NameFamily, name_at
 from assist.autofill.numbers import NumbersFamily
 from assist.autofill.proposals import find_in_transcript, normalise
+from assist.autofill.redecode import CONFIRMED_FLOOR, RedecodeMixin
 from assist.forms import FieldSpec, FormSpec, load_form
 from assist.grounding import span_confidence
 from assist.spoken import SEP_WORDS, fold, spoken_alnum
@@ -64,10 +65,11 @@ FAMILIES: tuple[Extractor, ...] = (
 )
 
 
-class FormFiller:
+class FormFiller(RedecodeMixin):
     """Turns a call's segments into form suggestions; one instance per call."""
 
     MIN_CONFIDENCE = 0.5  # below this a suggestion is shown but not part of `values()`
+    families = FAMILIES
 
     def __init__(self, form: FormSpec | None = None, language: str = "en",
                  today: dt.date | None = None) -> None:
@@ -97,6 +99,7 @@ class FormFiller:
         for f in self.form.fields:
             self._by_type.setdefault(f.type, []).append(f)
         self._cue_rx = self._compile_cues()
+        self._init_redecode()
 
     # ------------------------------------------------------------------ public API
 
@@ -328,6 +331,7 @@ class FormFiller:
     def _customer_turn(self, turn: Turn) -> list[FormValue]:
         out: list[FormValue] = []
         text = turn.seg.text
+        self._remember_before(turn)
         had_pending = bool(self._agent_pending)
         if self._agent_pending:
             if AFFIRM_RE.match(text) and not NEGATE_RE.match(text):
@@ -345,6 +349,16 @@ class FormFiller:
             for fv in self._read_back:
                 if fv.status == "proposed":
                     fv.confidence = min(fv.confidence, 0.4)
+                    fv.confirmed = False
+                    out.append(fv)
+        elif self._read_back and AFFIRM_RE.match(text) and not had_pending:
+            # "So that's X?" - "Yes.": the agent heard the same value and the caller agrees
+            m = AFFIRM_RE.match(text)
+            for fv in self._read_back:
+                if fv.status == "proposed" and fv.valid and m is not None:
+                    fv.confirmed = True
+                    fv.confidence = max(fv.confidence, CONFIRMED_FLOOR)
+                    self._add_evidence(fv, [evidence_at(turn, m.start(), m.end())], 0.0)
                     out.append(fv)
         self._read_back = []
         answered = set()
@@ -361,6 +375,7 @@ class FormFiller:
         self._expected = [f for f in self._expected if f not in answered]
         self._answered = {self.ftype(f) for f in answered}
         self._last_customer_fields = [fid for _, _, fid in self.cue_hits(text)]
+        self._plan_ask(turn, answered)
         if len(text.split()) > 4 or any(c.isdigit() for c in text):
             self._expect_secret = False  # the answer to a secret question has been given
         self._expected_age += 1

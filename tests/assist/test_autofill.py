@@ -523,7 +523,8 @@ def test_to_event_shape():
     _, out = play([("a", "And your postcode?"), ("c", "S E fifteen, four R J.")])
     ev = out[0].to_event()
     assert set(ev) == {"type", "id", "field", "label", "value", "confidence", "evidence", "status",
-                       "replaces", "correction", "source"}
+                       "replaces", "correction", "source", "display", "alternatives", "heard", "valid",
+                       "confirmed"}
     assert ev["type"] == "FormValue" and ev["id"] == "fv-1" and ev["label"] == "Postcode"
     assert ev["evidence"][0]["segment_id"] == "s1" and 0 < ev["confidence"] <= 1
 

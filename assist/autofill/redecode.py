@@ -1,0 +1,196 @@
+"""The form state machine's half of field-aware decoding (`alternatives` has the why).
+
+`FormFiller` mixes this in: after a caller's turn it knows which fields the turn may
+hold (`field_request`); when the service has decoded that turn again and returns the n
+best hypotheses (`on_alternatives`), every hypothesis is read by the same field
+families, and what the validators accept decides the value and its confidence.
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass, replace
+
+from assist.autofill.alternatives import (
+    DECODED_TYPES,
+    Choice,
+    FieldRequest,
+    calibrated,
+    field_prompt,
+    looks_like_value,
+    posteriors,
+)
+from assist.autofill.base import FormValue, Pending, Scan, Turn, evidence_at
+from assist.autofill.cues import prepare_turn
+from assist.autofill.proposals import find_in_transcript
+from assist.spoken import spoken_alnum
+
+CONFIRMED_FLOOR = 0.93  # the agent read the value back and the caller said yes
+# what "please check" may show for a dictated value no hypothesis made valid
+CHECK_TYPES = frozenset({"reference", "iban", "bsn", "phone", "postcode"})
+KEEP_TURNS = 8  # how far back an answer may still arrive (the decode is queued under load)
+
+
+@dataclass
+class _Before:
+    """Call state just before a caller turn: an alternative hypothesis of that turn is
+    read from the same starting point as the record was."""
+
+    pending: Pending | None
+    blocked: dict[str, int]
+    expected: list[str]
+
+
+class RedecodeMixin:
+    """Field-aware decoding for `FormFiller` (see `assist.autofill.alternatives`). It uses
+    the filler's state (`_turns`, `_current`, `_locked`, `_expected`, the families) and is
+    a mixin, not a module of functions, so that state stays in one object."""
+
+    def _init_redecode(self) -> None:
+        self._before: dict[str, _Before] = {}
+        self._asks: dict[str, FieldRequest] = {}
+
+    def _remember_before(self, turn: Turn) -> None:
+        sid = turn.seg.segment_id
+        self._before[sid] = _Before(copy.deepcopy(self.pending), dict(self.blocked_recent),
+                                    list(self._expected))
+        for old in list(self._before)[:-KEEP_TURNS]:
+            self._before.pop(old, None)
+
+    def _plan_ask(self, turn: Turn, answered: set[str]) -> None:
+        """Which fields this caller turn may hold: asked for, named in it, or read from it."""
+        sid = turn.seg.segment_id
+        before = self._before.get(sid)
+        if before is None or self._expect_secret:
+            return
+        text = turn.seg.text
+        fields = list(before.expected)
+        fields += [fid for _, _, fid in self.cue_hits(text)]
+        fields += sorted(answered)
+        keep = [f for f in dict.fromkeys(fields)
+                if f not in self._locked and self.ftype(f) in DECODED_TYPES]
+        if not keep or not (answered or looks_like_value(text) or before.expected):
+            return
+        types = [self.ftype(f) for f in keep]
+        self._asks[sid] = FieldRequest(sid, keep, types, field_prompt(types, self.language),
+                                       self.language)
+        for old in list(self._asks)[:-KEEP_TURNS]:
+            self._asks.pop(old, None)
+
+    def field_request(self, segment_id: str) -> FieldRequest | None:
+        """What to decode again for this caller turn (None: nothing a form wants)."""
+        return self._asks.get(segment_id)
+
+    # ------------------------------------------------------------------ the answers
+
+    def on_alternatives(self, segment_id: str,
+                        decodes: list[list[tuple[str, float]]]) -> list[FormValue]:
+        """The n best hypotheses of a caller turn (one list per decode, each (text,
+        log-probability)); returns the suggestions it created or changed."""
+        ask = self._asks.pop(segment_id, None)
+        before = self._before.get(segment_id)
+        turn = next((t for t in reversed(self._turns) if t.seg.segment_id == segment_id), None)
+        if ask is None or before is None or turn is None or not any(decodes):
+            return []
+        choices = self._read_alternatives(turn, ask, before, [d for d in decodes if d])
+        out: list[FormValue] = []
+        for f in ask.fields:
+            fv = self._settle(turn, f, choices[f], f in before.expected)
+            if fv is not None:
+                out.append(fv)
+        return out
+
+    def _read_alternatives(self, turn: Turn, ask: FieldRequest, before: _Before,
+                           decodes: list[list[tuple[str, float]]]) -> dict[str, Choice]:
+        choices = {f: Choice(f) for f in ask.fields}
+        expected = list(dict.fromkeys(before.expected + ask.fields))
+        saved = (self.pending, self.blocked_recent)
+        try:
+            for d in decodes:
+                for text, p in posteriors(d):
+                    self.pending, self.blocked_recent = copy.deepcopy(before.pending), dict(before.blocked)
+                    alt = prepare_turn(replace(turn.seg, text=text, words=()))
+                    scan = Scan(alt, False, expected)
+                    for family in self.families:
+                        scan.cands.extend(family.extract(self, scan))
+                    got: dict[str, str] = {}
+                    for c in sorted(scan.cands, key=lambda c: c.pos):  # a self-correction: the last
+                        if c.field in choices and c.patch is None:
+                            got[c.field] = c.value
+                    for f, v in got.items():
+                        choices[f].support[v] = choices[f].support.get(v, 0.0) + p / len(decodes)
+                    for ch in choices.values():
+                        ch.heard = ch.heard or text
+        finally:
+            self.pending, self.blocked_recent = saved
+        return choices
+
+    def _settle(self, turn: Turn, f: str, choice: Choice,
+                asked: bool) -> FormValue | None:
+        """Decide one field from the record's value and the alternatives' support."""
+        if f in self._locked:
+            return None
+        sid = turn.seg.segment_id
+        ftype = self.ftype(f)
+        cur = self._current.get(f)
+        from_turn = cur is not None and cur.status == "proposed" and any(
+            e.segment_id == sid for e in cur.evidence)
+        ranked = choice.ranked()
+        if not ranked:
+            if from_turn and cur is not None:  # the record's value, and no hypothesis agrees
+                cur.confidence = min(cur.confidence, 0.6)
+                return cur
+            if asked and ftype in CHECK_TYPES and cur is None and looks_like_value(choice.heard):
+                return self._check_value(turn, f, choice.heard)
+            return None
+        best, w = ranked[0]
+        second = ranked[1][1] if len(ranked) > 1 else 0.0
+        if cur is not None and cur.value == best:
+            if cur.status != "proposed":
+                return None
+            conf = calibrated(w, from_turn or cur.confirmed, ftype, second, choice.coverage)
+            cur.confidence = max(conf, CONFIRMED_FLOOR) if cur.confirmed else conf
+            cur.alternatives = [v for v, _ in ranked[1:4]]
+            return cur
+        if from_turn and cur is not None:
+            rec = choice.support.get(cur.value, 0.0)
+            if w - rec < 0.2:  # a close call: keep the record's value, ask the agent
+                cur.confidence = min(cur.confidence, calibrated(rec, True, ftype, w, choice.coverage))
+                cur.alternatives = [v for v, _ in ranked if v != cur.value][:3]
+                return cur
+        elif cur is not None and not asked:
+            return None  # an earlier value stands unless this turn was asked for the field
+        return self._new_value(turn, f, best, calibrated(w, False, ftype, second, choice.coverage),
+                               [v for v, _ in ranked[1:4]] + ([cur.value] if from_turn and cur else []),
+                               cur, choice.heard)
+
+    def _new_value(self, turn: Turn, f: str, value: str, conf: float,
+                   alternatives: list[str], cur: FormValue | None, heard: str) -> FormValue | None:
+        spec = self.form.field(f)
+        if spec is None or (f, value) in self._dismissed:
+            return None
+        evidence = find_in_transcript(self, [turn], spec, value) or [
+            evidence_at(turn, 0, len(turn.seg.text))]
+        fv = FormValue(
+            id=self._next_id(), field=f, value=value, confidence=conf, evidence=evidence,
+            replaces=cur.id if cur is not None else None, label=spec.label_for(self.language),
+            alternatives=list(dict.fromkeys(a for a in alternatives if a != value))[:3],
+            heard="" if evidence[0].char_end - evidence[0].char_start < len(turn.seg.text) else heard)
+        self._all[fv.id] = fv
+        self._current[f] = fv
+        return fv
+
+    def _check_value(self, turn: Turn, f: str, heard: str) -> FormValue | None:
+        """Nothing valid was heard where a dictated value was asked for: offer what was
+        heard, marked invalid, so the agent asks again instead of typing it from memory."""
+        spec = self.form.field(f)
+        raw = spoken_alnum(heard) or ""
+        if spec is None or len(raw) < 4:
+            return None
+        fv = FormValue(
+            id=self._next_id(), field=f, value=raw, confidence=0.2,
+            evidence=[evidence_at(turn, 0, len(turn.seg.text))], label=spec.label_for(self.language),
+            heard=heard, valid=False)
+        self._all[fv.id] = fv
+        self._current[f] = fv
+        return fv
