@@ -23,7 +23,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from streaming.service.server import SouffleurServer
 
     opts = ServerOptions.from_env()
-    for arg in ("host", "port", "max_calls", "idle_timeout_s", "shutdown_grace_s", "redis_url", "data_dir"):
+    for arg in ("host", "port", "max_calls", "idle_timeout_s", "shutdown_grace_s", "redis_url", "data_dir",
+                "field_decode"):
         v = getattr(args, arg, None)
         if v is not None:
             opts = replace(opts, **{arg: v})
@@ -128,6 +129,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--idle-timeout", dest="idle_timeout_s", type=float)
     s.add_argument("--shutdown-grace", dest="shutdown_grace_s", type=float, metavar="S",
                    help="on SIGTERM, how long live calls may go on (default 30; see docs/scaling.md)")
+    s.add_argument("--field-decode", choices=["both", "nbest", "prompt", "off"],
+                   help="decode a caller's value again, field-aware (default both; docs/assist.md)")
     s.add_argument("--redis-url", help="share calls across nodes through Redis (or $REDIS_URL)")
     s.add_argument("--data-dir", help="audit trail and local state (default ./souffleur-data)")
     s.add_argument("--endpointing-ms", type=int, help=argparse.SUPPRESS)

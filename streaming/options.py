@@ -277,6 +277,12 @@ class ServerOptions:
     # then (under 10 s: calls are cut at once, exit within 10 s): match it to the
     # orchestrator's kill timeout (Kubernetes' default is 30 s).
     shutdown_grace_s: float = 30.0
+    # Field-aware decoding (docs/assist.md): a caller utterance that holds a value the form
+    # wants is decoded again, keeping the n best hypotheses for the field validators.
+    # "both": as the record was decoded and behind a prompt showing the field's written
+    # shape; "nbest": only the former; "prompt": only the latter; "off": not at all.
+    field_decode: str = "both"
+    field_hypotheses: int = 5
     redis_url: str | None = None
     data_dir: str = "souffleur-data"
     extra: dict[str, Any] = field(default_factory=dict)

@@ -14,7 +14,8 @@ import contextlib
 import json
 import logging
 import time
-from collections import deque
+from collections import OrderedDict, deque
+from dataclasses import replace
 from typing import Any, Protocol
 
 from websockets.asyncio.server import ServerConnection
@@ -79,12 +80,17 @@ class LiveCall:
         # desktops, still get the words as said (docs/security.md)
         self._redactor = (Redactor(kinds=redaction_kinds(session.options.redact))
                           if session.options.redact else None)
+        # the audio of recent records, for field-aware decoding: by (channel, start) while
+        # decoding, then by record id once the Record is out
+        self._record_reqs: dict[tuple[str, float], DecodeRequest] = {}
+        self._record_audio: OrderedDict[str, DecodeRequest] = OrderedDict()
 
     async def run(self) -> None:
         s = self.server
         lang = self.session.options.language or "en"
         self.pipeline = CallPipeline(self.call_id, s.bus, s.assist_factory, lang, on_event=s.count_assist_event,
-                                     records=s.segmenter.record)
+                                     records=s.segmenter.record,
+                                     redecode=self.redecode if s.options.field_decode != "off" else None)
         await s.bus.start_call(CallInfo(self.call_id, node=s.node_id, meta={
             "encoding": self.session.options.encoding, "sample_rate": self.session.options.sample_rate,
             "channels": self.session.options.channels, "request_id": self.session.request_id}))
@@ -218,7 +224,38 @@ class LiveCall:
             else:
                 self._out.put_nowait(o)
 
+    async def redecode(self, record_id: str, prompt: str, language: str) -> list[list[tuple[str, float]]]:
+        """Decode a record's audio again for a form field: the n best hypotheses as the
+        record was decoded (with the channel's earlier text) and/or behind the field's
+        prompt. Record priority: a value on the desktop is what the call is for."""
+        req = self._record_audio.get(record_id)
+        mode = self.server.options.field_decode
+        if req is None or mode == "off":
+            return []
+        n = max(2, self.server.options.field_hypotheses)
+        asks = []
+        if mode in ("both", "nbest"):
+            asks.append(replace(req, key=req.key + "/field", num_hypotheses=n, created=time.monotonic()))
+        if mode in ("both", "prompt") and prompt:
+            asks.append(replace(req, key=req.key + "/field", num_hypotheses=n, prompt_text=prompt,
+                                prompt_tokens=(), created=time.monotonic()))
+        hyps = await asyncio.gather(*(self.server.scheduler.decode(a) for a in asks))
+        return [h.alternatives for h in hyps if h is not None and not h.rejected and h.alternatives]
+
+    def _keep_record_audio(self, msg: dict[str, Any]) -> None:
+        ch = msg["channel_index"][0]
+        req = self._record_reqs.pop((f"/{ch}", round(float(msg["span"][0]), 3)), None)
+        if req is None:
+            return
+        self._record_audio[msg["record_id"]] = req
+        while len(self._record_audio) > 16:
+            self._record_audio.popitem(last=False)
+
     async def _decode(self, req: DecodeRequest) -> None:
+        if req.kind == "record" and self.pipeline is not None and self.pipeline.redecode is not None:
+            self._record_reqs[("/" + req.key.rsplit("/", 1)[-1], round(req.offset, 3))] = req
+            while len(self._record_reqs) > 64:  # records without a message (silence) are never claimed
+                self._record_reqs.pop(next(iter(self._record_reqs)))
         hyp = await self.server.scheduler.decode(req)
         if hyp is not None:
             m = self.server.metrics
@@ -246,6 +283,8 @@ class LiveCall:
             if msg.get("type") == "Results" and msg.get("is_final") and msg["channel"]["alternatives"][0]["words"]:
                 self.server.metrics.finals.inc()
                 self._observe_latency(msg)
+            if msg.get("type") == "Record" and msg.get("span"):
+                self._keep_record_audio(msg)
             if msg.get("type") == "Error":
                 self.server.metrics.error(msg.get("err_code", "?"))
             if self.connected and (not item.record or self.session.send_records):

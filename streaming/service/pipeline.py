@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from assist.api import Feedback
@@ -24,6 +24,8 @@ from streaming.service.bus import EventBus
 log = logging.getLogger(__name__)
 
 TRANSIENT_TYPES = {"SpeechStarted", "UtteranceEnd"}
+# (segment id, prompt, language) -> the n best (text, log-probability) of each decode
+Redecode = Callable[[str, str, str], Awaitable[list[list[tuple[str, float]]]]]
 
 
 class CallPipeline:
@@ -42,6 +44,7 @@ class CallPipeline:
         language: str = "en",
         on_event: Callable[[dict[str, Any]], None] | None = None,
         records: bool = True,
+        redecode: Redecode | None = None,
     ) -> None:
         self.call_id = call_id
         self.bus = bus
@@ -53,6 +56,9 @@ class CallPipeline:
         self.assist_errors = 0
         self.on_event = on_event  # metrics hook: sees every assist event
         self._refining: asyncio.Task | None = None
+        # field-aware decoding: the call's `LiveCall.redecode` (None: batch, text, tests)
+        self.redecode = redecode
+        self._redecodes: set[asyncio.Task] = set()
         # With the transcript of record on (the default), the assistant reads `Record`
         # messages: whole utterances decoded once, never the early-committed pieces.
         self.records = records
@@ -88,6 +94,8 @@ class CallPipeline:
         """End of call: flush pending assist work, publish the summary."""
         if self._refining is not None:
             await asyncio.gather(self._refining, return_exceptions=True)
+        if self._redecodes:  # a value's second decode is part of the call's form
+            await asyncio.gather(*self._redecodes, return_exceptions=True)
         for seg in self._utterances.flush() if self._utterances is not None else ():
             self._queue.put_nowait(("segment", seg))
         self._queue.put_nowait(("finish", None))
@@ -105,6 +113,8 @@ class CallPipeline:
                     events = await asyncio.to_thread(self.assist.on_segment, item)
                 elif kind == "feedback":
                     events = await asyncio.to_thread(self.assist.on_feedback, item)
+                elif kind == "alternatives":
+                    events = await asyncio.to_thread(self.assist.on_alternatives, *item)
                 else:
                     events = await asyncio.to_thread(self.assist.finish)
                     if getattr(self.assist, "refiner", None) is not None:
@@ -116,6 +126,7 @@ class CallPipeline:
                            "message": f"assistant failed while handling {kind}; transcript continues"}]
             await self._publish_assist(events)
             if kind == "segment" and item.speaker == "customer":
+                self._maybe_field_decode(item.segment_id)
                 self._maybe_refine()
             if kind == "finish":
                 return
@@ -125,6 +136,30 @@ class CallPipeline:
             if self.on_event is not None:
                 self.on_event(e)
             await self.bus.publish(self.call_id, e, durable=True)
+
+    def _maybe_field_decode(self, segment_id: str) -> None:
+        """The caller may have said a value the form wants: decode that utterance again,
+        field-aware, and hand the assistant the n best hypotheses (in the call's order of
+        work, so they never overtake the segment they belong to)."""
+        ask_for = getattr(self.assist, "field_request", None)
+        if self.redecode is None or ask_for is None:
+            return
+        ask = ask_for(segment_id)
+        if ask is None:
+            return
+
+        async def run() -> None:
+            try:
+                decodes = await self.redecode(segment_id, ask.prompt, ask.language)
+            except Exception:
+                log.exception("field decode failed for %s in call %s", segment_id, self.call_id)
+                return
+            if decodes:
+                self._queue.put_nowait(("alternatives", (segment_id, decodes)))
+
+        t = asyncio.create_task(run())
+        self._redecodes.add(t)
+        t.add_done_callback(self._redecodes.discard)
 
     def _maybe_refine(self) -> None:
         """With an LLM configured, refine in the background, one request at a time:
