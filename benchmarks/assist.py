@@ -3,6 +3,8 @@
     python benchmarks/assist.py                      # ../shared/assist (the dev split)
     python benchmarks/assist.py --calls tests/assist/calls --calls ../shared/assist
     python benchmarks/assist.py --audio              # also from audio, if the streaming core has it
+    python benchmarks/assist.py --live ../shared/assist --telephone --only dev_en_01,dev_en_02
+                                                     # from audio, live: see benchmarks/_assist_live.py
 
 Prints a table per language and a JSON object with: form precision/recall per
 field (assist.evaluation), correction handling, values without evidence, hint
@@ -30,6 +32,8 @@ from assist.scoring import hint_recall, knowledge_hits, suggestion_texts, summar
 from assist.transcript_io import Transcript, list_calls, load_transcript  # noqa: E402
 
 DEFAULT_CALLS = ROOT.parent / "shared" / "assist"
+if not DEFAULT_CALLS.exists():  # the dev calls' labels are kept in the repository too
+    DEFAULT_CALLS = ROOT / "tests" / "data" / "assist"
 AUDIO_NAMES = ("{cid}.stereo16k.flac", "{cid}.mono8k.wav", "{cid}.stereo16k.wav")
 
 
@@ -73,13 +77,13 @@ def run_call(t: Transcript) -> dict[str, Any]:
     }
 
 
-def transcripts(folders: Sequence[Path], audio: bool) -> list[tuple[Transcript, str]]:
+def transcripts(folders: Sequence[Path], audio: bool, only: set[str] | None = None) -> list[tuple[Transcript, str]]:
     out = []
     transcribe = _audio_transcriber() if audio else None
     for folder in folders:
         for path in list_calls(folder):
             t = load_transcript(path)
-            if not isinstance(t.labels.get("form"), dict):
+            if not isinstance(t.labels.get("form"), dict) or (only and t.call_id not in only):
                 continue
             out.append((t, "text"))
             if transcribe is not None:
@@ -180,9 +184,25 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--audio", action="store_true", help="also run from audio via streaming.batch.engine")
     ap.add_argument("--details", action="store_true", help="include per-call results in the JSON")
     ap.add_argument("--json-only", action="store_true", help="print only the JSON")
+    ap.add_argument("--only", help="comma-separated call ids (default: every labelled call)")
+    live = ap.add_argument_group("live (from audio through `souffleur serve`, see benchmarks/_assist_live.py)")
+    live.add_argument("--live", action="append", metavar="[LABEL=]VOICE_DIR",
+                      help="folder of rendered calls (CALLID.stereo16k.flac, .mulaw8k.raw, .timing.json); "
+                           "repeatable. Streams every labelled call found there in real time")
+    live.add_argument("--telephone", action="store_true",
+                      help="also stream CALLID.mulaw8k.raw as mono 8 kHz mu-law")
+    live.add_argument("--concurrency", type=int, default=4, help="calls streamed at once (default 4)")
+    live.add_argument("--model", help="server --model (default: the server's, bundled tiny.en)")
+    live.add_argument("--workers", type=int, help="server --workers (default: the server's, CPU cores)")
+    live.add_argument("--speed", type=float, default=1.0,
+                      help="pace x real time (default 1; faster only to smoke-test, latencies then mean nothing)")
+    live.add_argument("--events-out", help="write every FormValue/Record the desktops got here (JSON lines)")
     args = ap.parse_args(argv)
     folders = args.calls or [DEFAULT_CALLS]
-    runs = [(run_call(t), src) for t, src in transcripts(folders, args.audio)]
+    only = set(args.only.split(",")) if args.only else None
+    if args.live:
+        return _live(args, folders, only)
+    runs = [(run_call(t), src) for t, src in transcripts(folders, args.audio, only)]
     if not runs:
         print("no labelled calls found in " + ", ".join(map(str, folders)), file=sys.stderr)
         return 1
@@ -198,6 +218,48 @@ def main(argv: list[str] | None = None) -> int:
         out["calls"] = [{k: v for k, v in r.items() if k != "timings_ms"} for r, _ in runs]
     if not args.json_only:
         print(table(summary))
+        print()
+    print(json.dumps(out, ensure_ascii=False, indent=2))
+    return 0
+
+
+def _live(args: argparse.Namespace, folders: Sequence[Path], only: set[str] | None) -> int:
+    import _assist_live
+
+    calls = []
+    for folder in folders:
+        for path in list_calls(folder):
+            call = json.loads(path.read_text(encoding="utf-8"))
+            if isinstance(call.get("form"), dict) and (not only or call["call_id"] in only):
+                calls.append(call)
+    if not calls:
+        print("no labelled calls found in " + ", ".join(map(str, folders)), file=sys.stderr)
+        return 1
+    out = _assist_live.run(args, calls, ROOT)
+    # the same calls from their written transcripts, for reference
+    texts = [run_call(t) for t, _ in transcripts(folders, False, {c["call_id"] for c in calls})]
+    by_lang = {"all": texts, **{lg: [r for r in texts if r["language"] == lg]
+                                for lg in sorted({r["language"] for r in texts})}}
+    out["text_reference"] = {g: {k: summarise(rs)["form"][k] for k in ("precision", "recall")}
+                             for g, rs in by_lang.items()}
+    out["folders"] = [str(f) for f in folders]
+    if not args.details:
+        for r in out["calls"]:
+            r.pop("values", None)
+    if not args.json_only:
+        print(_assist_live.table(out["results"]))
+        s = out["server"]
+        print(f"\nserver {' '.join(s['flags'])}, {s['concurrency']} at once, {s['wall_s']} s wall, "
+              f"{s['cpu_s_per_audio_s']} CPU s per audio s, peak RSS {s['peak_rss_mb']} MB")
+        print("from the written transcripts: " + ", ".join(
+            f"{g} P {v['precision']} R {v['recall']}" for g, v in out["text_reference"].items()))
+        for r in out["calls"]:
+            if r["errors"]:
+                print(f"failed: {r['voice']}/{r['form']}/{r['call_id']}: " + "; ".join(
+                    str(e.get("err_code") or e) + (f" {e['err_msg'][:100]}" if e.get("err_msg") else "")
+                    for e in r["errors"]))
+        if out["missing_audio"]:
+            print("no audio for: " + ", ".join(out["missing_audio"]))
         print()
     print(json.dumps(out, ensure_ascii=False, indent=2))
     return 0
