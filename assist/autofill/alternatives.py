@@ -36,7 +36,7 @@ FIELD_PROMPTS: dict[str, dict[str, str]] = {
         "email": "It's anna dot devries at example dot org.",
         "person_name": "My name is Anna de Vries, that's D-E V-R-I-E-S.",
         "street_address": "I live at 12 Station Road.",
-        "city": "I live in Utrecht.",
+        "city": "I live in Zwolle.",
     },
     "nl": {
         "phone": "Mijn telefoonnummer is 06 12345678.",
@@ -48,7 +48,7 @@ FIELD_PROMPTS: dict[str, dict[str, str]] = {
         "email": "Het is anna punt devries apenstaartje voorbeeld punt nl.",
         "person_name": "Mijn naam is Anna de Vries, D van Dirk, E van Eduard.",
         "street_address": "Ik woon op de Stationsweg 12.",
-        "city": "Ik woon in Utrecht.",
+        "city": "Ik woon in Zwolle.",
     },
 }
 # Types worth a second decode: their values are dictated, spelled or checked.

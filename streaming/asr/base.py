@@ -110,9 +110,11 @@ class ScriptedRecognizer:
         self,
         script: Callable[[DecodeRequest], list[tuple[str, float, float]]],
         delay: float = 0.0,
+        nbest: Callable[[DecodeRequest], list[tuple[str, float]]] | None = None,
     ) -> None:
         self.script = script
         self.delay = delay
+        self.nbest = nbest  # a request's n best (text, log-probability); default: the one text
         self.calls: list[list[DecodeRequest]] = []
 
     def decode_batch(self, requests: Sequence[DecodeRequest]) -> list[Hypothesis]:
@@ -126,6 +128,6 @@ class ScriptedRecognizer:
                 for w, s, e in self.script(r)
             ]
             text = "".join(w.word for w in words)
-            alts = [(text, 0.0)] if r.num_hypotheses > 1 else []
+            alts = [] if r.num_hypotheses == 1 else (self.nbest(r) if self.nbest else [(text, 0.0)])
             out.append(Hypothesis(words=words, text=text, alternatives=alts))
         return out

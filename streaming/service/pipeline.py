@@ -94,16 +94,26 @@ class CallPipeline:
         """End of call: flush pending assist work, publish the summary."""
         if self._refining is not None:
             await asyncio.gather(self._refining, return_exceptions=True)
-        if self._redecodes:  # a value's second decode is part of the call's form
-            await asyncio.gather(*self._redecodes, return_exceptions=True)
         for seg in self._utterances.flush() if self._utterances is not None else ():
             self._queue.put_nowait(("segment", seg))
+        # a value's second decode is part of the call's form: once every segment has been
+        # read (and so every field decode asked for), wait for those answers
+        read = asyncio.Event()
+        self._queue.put_nowait(("barrier", read))
+        if self._task.done():
+            read.set()
+        await read.wait()
+        if self._redecodes:
+            await asyncio.gather(*self._redecodes, return_exceptions=True)
         self._queue.put_nowait(("finish", None))
         await self._task
 
     async def _run(self) -> None:
         while True:
             kind, item = await self._queue.get()
+            if kind == "barrier":
+                item.set()
+                continue
             if self.assist is None:
                 if kind == "finish":
                     return
