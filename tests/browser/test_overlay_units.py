@@ -299,3 +299,51 @@ def test_feed_reconnects_with_since_when_its_node_goes_away(page):
     assert r["waited"] < 1000  # first retry after 125-250 ms
     assert r["state"] == "live"
     assert r["lastClose"] == {"code": 1000, "reason": "closed by the page"} and r["count"] == 2
+
+
+def test_a_value_to_check_asks_the_agent_and_offers_the_other_readings(page):
+    """`display: "check"` (below the display threshold): the row is marked, says why, and
+    each other valid reading is a one-click correction; filled values show none of it."""
+    r = page.evaluate("""async () => {
+      const {CallModel} = await import('/static/js/model.js');
+      const {FormView} = await import('/static/js/form-view.js');
+      const root = document.createElement("div");
+      document.body.append(root);
+      const m = new CallModel();
+      const sent = [];
+      const v = new FormView(root, {onAction: (...a) => sent.push(a)});
+      const base = {type: "FormValue", status: "proposed", evidence: [], replaces: null, correction: false};
+      m.apply({...base, id: "1", suggestion_id: "fv-1", field: "customer_number", label: "Customer number",
+               value: "47128839", confidence: 0.69, display: "check", alternatives: ["47128838"], valid: true});
+      m.apply({...base, id: "2", suggestion_id: "fv-2", field: "iban", label: "IBAN",
+               value: "NL91ABNA0417164301", confidence: 0.2, display: "check", alternatives: [], valid: false,
+               heard: "It's NL91 ABNA 0417 1643 01."});
+      m.apply({...base, id: "3", suggestion_id: "fv-3", field: "postcode", label: "Postcode",
+               value: "LS6 2QT", confidence: 0.93, display: "filled", alternatives: [], valid: true});
+      v.render(m);
+      const row = (f) => root.querySelector(`[data-field="${f}"]`);
+      const out = {
+        numClass: row("customer_number").className, pcClass: row("postcode").className,
+        numCheck: row("customer_number").querySelector(".check").hidden ? null
+          : row("customer_number").querySelector(".check").textContent,
+        ibanCheck: row("iban").querySelector(".check").textContent,
+        pcCheckHidden: row("postcode").querySelector(".check").hidden,
+        pcAltsHidden: row("postcode").querySelector(".alternatives").hidden,
+        alts: [...row("customer_number").querySelectorAll("button.alt")].map(b => b.textContent),
+      };
+      row("customer_number").querySelector("button.alt").click();
+      out.sent = sent;
+      // accepted: no longer a value to check, whatever its confidence
+      m.apply({...base, id: "4", suggestion_id: "fv-1", field: "customer_number", label: "Customer number",
+               value: "47128838", confidence: 1.0, status: "edited", display: "filled", alternatives: [], valid: true});
+      v.render(m);
+      out.afterEdit = row("customer_number").className;
+      return out;
+    }""")
+    assert "display-check" in r["numClass"] and "display-check" not in r["pcClass"]
+    assert r["numCheck"] and "check" in r["numCheck"].lower()
+    assert "not a valid" in r["ibanCheck"] and "NL91 ABNA 0417 1643 01" in r["ibanCheck"]
+    assert r["pcCheckHidden"] and r["pcAltsHidden"]
+    assert r["alts"] == ["47128838"]
+    assert r["sent"] == [["fv-1", "edit", "47128838"]]
+    assert "display-check" not in r["afterEdit"]

@@ -2,6 +2,10 @@
 // where it came from (click the value to highlight the words in the transcript), and
 // accept / edit / dismiss. Rows are keyed by field and updated in place, so an
 // edit box the agent is typing in survives new events.
+//
+// A value below the display threshold (`display: "check"`) is not shown as filled: the
+// row asks the agent to confirm it with the caller, shows what was heard when no reading
+// was valid, and offers the other valid readings as one-click corrections (an "edit").
 
 import { h, clear, pct } from "./dom.js";
 
@@ -43,6 +47,8 @@ export class FormView {
     const meter = h("meter", { min: "0", max: "1", low: "0.5", high: "0.8", optimum: "1" });
     const conf = h("span", { class: "conf" });
     const quote = h("q", { class: "quote" });
+    const check = h("p", { class: "check", hidden: true });
+    const alts = h("div", { class: "alternatives", role: "group", "aria-label": "Other readings", hidden: true });
     const input = h("input", { type: "text", name: "value", id: `${id}-input`, autocomplete: "off" });
     const editForm = h("form", { class: "edit", hidden: true },
       h("label", { for: `${id}-input` }, "Correct value"), input,
@@ -55,8 +61,12 @@ export class FormView {
     const li = h("li", { class: "field", dataset: { field }, id },
       h("div", { class: "field-head" }, label, status),
       h("div", { class: "field-value" }, value, meter, conf),
-      quote, this.readonly ? null : actions, this.readonly ? null : editForm);
-    const row = { li, label, status, value, meter, conf, quote, input, editForm, actions, fv: null };
+      check, alts, quote, this.readonly ? null : actions, this.readonly ? null : editForm);
+    const row = { li, label, status, value, meter, conf, quote, check, alts, input, editForm, actions, fv: null };
+    alts.addEventListener("click", (ev) => {
+      const v = ev.target.closest("button")?.dataset.value;
+      if (v && row.fv && !this.readonly) this.onAction(row.fv.sid, "edit", v);
+    });
     value.addEventListener("click", () => row.fv && this.onEvidence(row.fv.evidence, row.fv.label));
     actions.addEventListener("click", (ev) => {
       const act = ev.target.closest("button")?.dataset.act;
@@ -87,7 +97,8 @@ export class FormView {
 
   _update(row, fv, fb) {
     row.fv = fv;
-    row.li.className = `field status-${fv.status}${fb && fb.pending ? " pending" : ""}`;
+    const checking = fv.display === "check" && fv.status === "proposed";
+    row.li.className = `field status-${fv.status}${checking ? " display-check" : ""}${fb && fb.pending ? " pending" : ""}`;
     row.li.dataset.sid = fv.sid;
     row.label.textContent = fv.label || fv.field;
     row.status.textContent = (fb && fb.pending ? "sending… " : "") + (STATUS[fv.status] || fv.status)
@@ -96,6 +107,15 @@ export class FormView {
     row.meter.value = Number(fv.confidence) || 0;
     row.meter.setAttribute("aria-label", `confidence ${pct(fv.confidence)}`);
     row.conf.textContent = pct(fv.confidence);
+    row.check.hidden = !checking;
+    row.check.textContent = !checking ? "" : fv.valid === false
+      ? `Please check: heard "${fv.heard || fv.value}", which is not a valid ${(fv.label || fv.field).toLowerCase()}.`
+      : "Please check with the caller before using this value.";
+    const others = checking ? (fv.alternatives || []) : [];
+    row.alts.hidden = others.length === 0;
+    clear(row.alts).append(...(others.length ? [h("span", { class: "alt-label" }, "or:")] : []),
+      ...others.map((v) => h("button", { type: "button", class: "alt", dataset: { value: v },
+        disabled: this.readonly, title: "Use this reading instead" }, v)));
     const ev = (fv.evidence || [])[0];
     row.quote.textContent = ev ? ev.text : "";
     row.quote.hidden = !ev;
