@@ -51,10 +51,12 @@ from pathlib import Path
 from typing import Any
 
 import _paths  # noqa: F401  (repository root first: benchmarks/streaming.py shadows the package)
+import numpy as np
 from _serve import ServerProcess, pct, serve_flags
 
 from assist.evaluation import aggregate, score_form
 from assist.forms import load_form
+from streaming.audio.codecs import encode_samples, resample
 from streaming.audio.files import load_audio
 from streaming.client import EventsClient, audio_frames, listen_url, stream_frames
 
@@ -96,7 +98,7 @@ def voice_dirs(specs: Sequence[str]) -> list[tuple[str, Path]]:
 
 
 def find_jobs(voices: Sequence[tuple[str, Path]], calls: Sequence[dict[str, Any]],
-              telephone: bool) -> tuple[list[Job], list[str]]:
+              telephone: bool, mono: bool = False) -> tuple[list[Job], list[str]]:
     jobs, missing = [], []
     for voice, folder in voices:
         for call in calls:
@@ -109,8 +111,10 @@ def find_jobs(voices: Sequence[tuple[str, Path]], calls: Sequence[dict[str, Any]
                 continue
             timing = json.loads(tpath.read_text(encoding="utf-8"))
             jobs.append(Job(voice, "stereo16k", stereo, call, timing))
+            if telephone:  # the way a telephony platform records a call: a track per side
+                jobs.append(Job(voice, "tel8k", stereo, call, timing))
             mulaw = folder / MULAW.format(cid=cid)
-            if telephone:
+            if mono:
                 if mulaw.exists():
                     jobs.append(Job(voice, "mulaw8k", mulaw, call, timing))
                 else:
@@ -124,6 +128,15 @@ def frames_of(job: Job) -> tuple[list[bytes], dict[str, Any]]:
         return [data[i:i + 160] for i in range(0, len(data), 160)], {
             "encoding": "mulaw", "sample_rate": 8000, "channels": 1}
     audio, rate = load_audio(job.path)
+    if job.form == "tel8k":  # each side band-passed to 300-3400 Hz, 8 kHz G.711 µ-law, 2 channels
+        from benchmarks.render_calls import telephone_band
+
+        sides = [resample(telephone_band(audio[:, c], rate), rate, 8000) for c in range(audio.shape[1])]
+        tel = np.stack(sides, axis=1)
+        data = encode_samples(tel.reshape(-1), "mulaw")
+        step = 160 * tel.shape[1]
+        return [data[i:i + step] for i in range(0, len(data), step)], {
+            "encoding": "mulaw", "sample_rate": 8000, "channels": tel.shape[1], "multichannel": True}
     return audio_frames(audio, rate, "linear16"), {
         "encoding": "linear16", "sample_rate": rate, "channels": audio.shape[1],
         "multichannel": audio.shape[1] > 1}
@@ -350,7 +363,7 @@ def table(results: dict[str, dict[str, Any]]) -> str:
 def run(args: Any, calls: list[dict[str, Any]], root: Path) -> dict[str, Any]:
     """Stream every (voice, form, call) through one server; the summary and per-stream rows."""
     voices = voice_dirs(args.live)
-    jobs, missing = find_jobs(voices, calls, args.telephone)
+    jobs, missing = find_jobs(voices, calls, args.telephone, getattr(args, "mono_mix", False))
     if not jobs:
         raise SystemExit("--live: no rendered calls found (" + ", ".join(str(p) for _, p in voices) + ")")
     data_dir = tempfile.mkdtemp(prefix="souffleur-assist-live-")

@@ -190,7 +190,11 @@ def main(argv: list[str] | None = None) -> int:
                       help="folder of rendered calls (CALLID.stereo16k.flac, .mulaw8k.raw, .timing.json); "
                            "repeatable. Streams every labelled call found there in real time")
     live.add_argument("--telephone", action="store_true",
-                      help="also stream CALLID.mulaw8k.raw as mono 8 kHz mu-law")
+                      help="also stream each call as a telephony platform records it: 8 kHz mu-law, "
+                           "a track per side (300-3400 Hz band), form 'tel8k'")
+    live.add_argument("--mono-mix", action="store_true",
+                      help="also stream CALLID.mulaw8k.raw, both sides mixed to mono (no speakers: "
+                           "the assistant reads every turn as the caller's)")
     live.add_argument("--concurrency", type=int, default=4, help="calls streamed at once (default 4)")
     live.add_argument("--model", help="server --model (default: the server's, bundled tiny.en)")
     live.add_argument("--workers", type=int, help="server --workers (default: the server's, CPU cores)")
