@@ -55,6 +55,12 @@ FIELD_PROMPTS: dict[str, dict[str, str]] = {
 DECODED_TYPES = frozenset(FIELD_PROMPTS["en"])
 # Checksummed types: a wrong hearing almost never passes, so a valid value is strong.
 CHECKSUMMED = frozenset({"iban", "bsn"})
+# Types no validator can check: a name heard as "Grieves" by every hypothesis is still only
+# one hearing. Their confidence stays below the display threshold unless a second, independent
+# hearing agrees: the caller's spelling matches the word, or the agent's read-back gives the
+# same value and the caller confirms it (assist.autofill.filler).
+UNCHECKED = frozenset({"person_name", "email", "street_address", "city"})
+UNCHECKED_CAP = 0.75
 
 DISPLAY_THRESHOLD = 0.8  # at or above: shown as filled; below: "please check" (FormValue.display)
 
@@ -77,6 +83,8 @@ class Choice:
     field: str
     support: dict[str, float] = field(default_factory=dict)  # valid value -> probability mass
     heard: str = ""  # the best hypothesis' text (what the overlay shows with "please check")
+    texts: list[tuple[str, float]] = field(default_factory=list)  # every hypothesis, with its mass
+    spelled: set[str] = field(default_factory=set)  # values the caller also spelled out as heard
 
     def ranked(self) -> list[tuple[str, float]]:
         """Valid values, best first, each with its share of the valid readings' mass."""
@@ -115,7 +123,7 @@ def posteriors(hyps: list[tuple[str, float]]) -> list[tuple[str, float]]:
 
 
 def calibrated(share: float, record_agrees: bool, ftype: str, second: float = 0.0,
-               coverage: float = 1.0) -> float:
+               coverage: float = 1.0, spelled: bool = False) -> float:
     """Confidence of a value chosen from the n best.
 
     `share`: the value's part of the mass of hypotheses that gave any valid value;
@@ -123,7 +131,8 @@ def calibrated(share: float, record_agrees: bool, ftype: str, second: float = 0.
     gave a valid value at all. Agreement of two decodes (the record and the field-aware
     n-best) is the strongest signal we have; a checksum that passes makes a chance
     mishearing unlikely, so only checksummed values are trusted from a minority of the
-    hypotheses; a close runner-up means the audio is ambiguous. Constants set on the dev
+    hypotheses; a close runner-up means the audio is ambiguous; a name or an e-mail address
+    has no check, so it needs a second hearing (`UNCHECKED`). Constants set on the dev
     calls' reliability table (`benchmarks/assist.py --live`)."""
     conf = 0.72 + 0.25 * share if record_agrees else 0.45 + 0.35 * share
     if ftype in CHECKSUMMED:
@@ -132,6 +141,8 @@ def calibrated(share: float, record_agrees: bool, ftype: str, second: float = 0.
         conf -= 0.1
     if second > 0.2:
         conf -= 0.15 * min(1.0, second / max(share, 1e-6))
+    if ftype in UNCHECKED and not spelled:
+        conf = min(conf, UNCHECKED_CAP)
     return round(max(0.05, min(0.97, conf)), 3)
 
 

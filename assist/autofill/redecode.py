@@ -9,6 +9,7 @@ families, and what the validators accept decides the value and its confidence.
 from __future__ import annotations
 
 import copy
+import re
 from dataclasses import dataclass, replace
 
 from assist.autofill.alternatives import (
@@ -23,9 +24,12 @@ from assist.autofill.alternatives import (
 from assist.autofill.base import FormValue, Pending, Scan, Turn, evidence_at
 from assist.autofill.cues import prepare_turn
 from assist.autofill.proposals import find_in_transcript
-from assist.spoken import spoken_alnum
+from assist.spoken import tokenize, value_runs
+from assist.validators import iban_repairs, iban_valid
 
 CONFIRMED_FLOOR = 0.93  # the agent read the value back and the caller said yes
+REPAIRED_CONF = 0.45  # a checksum repaired by us: shown to check, never part of the form's values
+SPELLED_CONF = 0.9  # a family's confidence when the caller's spelling matched the value (names)
 # what "please check" may show for a dictated value no hypothesis made valid
 CHECK_TYPES = frozenset({"reference", "iban", "bsn", "phone", "postcode"})
 KEEP_TURNS = 8  # how far back an answer may still arrive (the decode is queued under load)
@@ -113,14 +117,17 @@ class RedecodeMixin:
                     scan = Scan(alt, False, expected)
                     for family in self.families:
                         scan.cands.extend(family.extract(self, scan))
-                    got: dict[str, str] = {}
+                    got: dict[str, tuple[str, float]] = {}
                     for c in sorted(scan.cands, key=lambda c: c.pos):  # a self-correction: the last
                         if c.field in choices and c.patch is None:
-                            got[c.field] = c.value
-                    for f, v in got.items():
+                            got[c.field] = (c.value, c.conf)
+                    for f, (v, conf) in got.items():
                         choices[f].support[v] = choices[f].support.get(v, 0.0) + p / len(decodes)
+                        if conf >= SPELLED_CONF:
+                            choices[f].spelled.add(v)
                     for ch in choices.values():
                         ch.heard = ch.heard or text
+                        ch.texts.append((text, p / len(decodes)))
         finally:
             self.pending, self.blocked_recent = saved
         return choices
@@ -140,6 +147,8 @@ class RedecodeMixin:
             if from_turn and cur is not None:  # the record's value, and no hypothesis agrees
                 cur.confidence = min(cur.confidence, 0.6)
                 return cur
+            if asked and ftype == "iban" and cur is None and (fixed := _repaired_ibans(choice)):
+                return self._new_value(turn, f, fixed[0], REPAIRED_CONF, fixed[1:], None, choice.heard)
             if asked and ftype in CHECK_TYPES and cur is None and looks_like_value(choice.heard):
                 return self._check_value(turn, f, choice.heard)
             return None
@@ -148,19 +157,22 @@ class RedecodeMixin:
         if cur is not None and cur.value == best:
             if cur.status != "proposed":
                 return None
-            conf = calibrated(w, from_turn or cur.confirmed, ftype, second, choice.coverage)
+            conf = calibrated(w, from_turn or cur.confirmed, ftype, second, choice.coverage,
+                              best in choice.spelled)
             cur.confidence = max(conf, CONFIRMED_FLOOR) if cur.confirmed else conf
             cur.alternatives = [v for v, _ in ranked[1:4]]
             return cur
         if from_turn and cur is not None:
             rec = choice.support.get(cur.value, 0.0)
             if w - rec < 0.2:  # a close call: keep the record's value, ask the agent
-                cur.confidence = min(cur.confidence, calibrated(rec, True, ftype, w, choice.coverage))
+                cur.confidence = min(cur.confidence, calibrated(rec, True, ftype, w, choice.coverage,
+                                                                 cur.value in choice.spelled))
                 cur.alternatives = [v for v, _ in ranked if v != cur.value][:3]
                 return cur
         elif cur is not None and not asked:
             return None  # an earlier value stands unless this turn was asked for the field
-        return self._new_value(turn, f, best, calibrated(w, False, ftype, second, choice.coverage),
+        return self._new_value(turn, f, best, calibrated(w, False, ftype, second, choice.coverage,
+                                                         best in choice.spelled),
                                [v for v, _ in ranked[1:4]] + ([cur.value] if from_turn and cur else []),
                                cur, choice.heard)
 
@@ -184,7 +196,8 @@ class RedecodeMixin:
         """Nothing valid was heard where a dictated value was asked for: offer what was
         heard, marked invalid, so the agent asks again instead of typing it from memory."""
         spec = self.form.field(f)
-        raw = spoken_alnum(heard) or ""
+        runs = value_runs(tokenize(heard))
+        raw = max((r.text() for r in runs), key=len, default="")
         if spec is None or len(raw) < 4:
             return None
         fv = FormValue(
@@ -194,3 +207,28 @@ class RedecodeMixin:
         self._all[fv.id] = fv
         self._current[f] = fv
         return fv
+
+
+_IBAN_TAIL = re.compile(r"(\d{2})([A-Z]{3,5})(0?)(\d{10})(?!\d)")
+
+
+def _repaired_ibans(choice: Choice) -> list[str]:
+    """Dutch IBANs that a hypothesis misses by one piece ("an L56 RIBO 9990698929"), most
+    supported first: offered to the agent to check, never filled (`iban_repairs`)."""
+    mass: dict[str, float] = {}
+    for text, p in choice.texts:
+        squashed = re.sub(r"[^A-Z0-9]", "", text.upper())
+        for m in _IBAN_TAIL.finditer(squashed):
+            check, letters, zero, account = m.groups()
+            if zero and len(letters) != 3:
+                continue
+            if zero:
+                letters += "O"  # "RIB 0": the letter O heard as zero
+            codes = {letters} if len(letters) == 4 else (
+                {letters[:k] + letters[k + 1:] for k in range(len(letters))} if len(letters) == 5
+                else {letters[:k] + c + letters[k:] for k in range(4) for c in "AEIOU"})
+            for code in codes:
+                raw = f"NL{check}{code}{account}"
+                for v in ([raw] if iban_valid(raw) else iban_repairs(raw)):
+                    mass[v] = mass.get(v, 0.0) + p
+    return [v for v, _ in sorted(mass.items(), key=lambda kv: (-kv[1], kv[0]))][:3]

@@ -165,6 +165,12 @@ def value_runs(tokens: list[Token], skip: set[int] | frozenset[int] = frozenset(
                 add(Item(nxt.kind, nxt.text * rep, t.start, nxt.end, i, nxt.i1, True, False))
                 i = nxt.i1
                 continue
+        if t.low == "all" and cur and cur[-1].kind == "d" and i + 1 < n and (
+                (nxt := _single_piece(tokens, i + 1)) is not None and nxt.kind == "d"):
+            # "five one nine two, all three seven four": Whisper's hearing of "oh" between digits
+            add(Item("d", "0", t.start, t.end, i, i + 1, False, True))
+            i += 1
+            continue
         if _nato_letter(tokens, i):  # "Golf Romeo Echo ...": the alphabet's words are letters
             add(Item("l", NATO[t.low], t.start, t.end, i, i + 1, True))
             i += 1

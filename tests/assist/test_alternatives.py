@@ -47,14 +47,25 @@ def test_a_digit_misheard_in_the_record_is_filled_from_the_hypothesis_that_valid
 def test_an_invalid_iban_is_never_filled_it_is_offered_as_check_with_what_was_heard():
     f = _filler()
     _say(f, "a1", "agent", "Can I take your IBAN, please?")
-    _say(f, "c1", "customer", "It's N L nine one A B N A zero four one seven one six four three zero one.")
-    out = f.on_alternatives("c1", [[("It's NL91 ABNA 0417 1643 01.", -2.0),
-                                    ("It's NL91 ABNA 0417 1643 02.", -2.4)]])
+    _say(f, "c1", "customer", "It's N L nine one A B N A zero four one seven one six.")
+    out = f.on_alternatives("c1", [[("It's NL91 ABNA 0417 16.", -2.0),
+                                    ("It's NL91 ABNA 0417 1643 016.", -2.4)]])
     assert "iban" not in f.values()
     shown = [fv for fv in out if fv.field == "iban"]
     assert shown and all(fv.display == "check" and not fv.valid for fv in shown)
-    assert shown[0].heard and "NL91" in shown[0].value
+    assert shown[0].heard and shown[0].value.startswith("NL91ABNA")
     assert shown[0].to_event()["display"] == "check" and shown[0].to_event()["valid"] is False
+
+
+def test_a_misheard_bank_code_is_repaired_by_the_checksum_and_offered_to_check_not_filled():
+    f = _filler()
+    _say(f, "a1", "agent", "And the IBAN for the new account?")
+    _say(f, "c1", "customer", "It's an L5-6, RIB-0. 990-698-929.")
+    (fv,) = f.on_alternatives("c1", [[("It's an L56 RIBOO 9990698929", -1.0),
+                                      ("It's an L56 RIB 0 999 0 698 929", -1.3)]])
+    assert fv.value == "NL56RABO9990698929" and iban_valid(fv.value)
+    assert fv.display == "check" and "iban" not in f.values()  # our repair: the agent confirms it
+    assert fv.heard.startswith("It's an L56")
 
 
 def test_record_and_hypotheses_disagreeing_closely_is_a_check_with_the_alternative():
@@ -169,3 +180,24 @@ def test_field_prompts_hold_no_value_of_the_labelled_calls():
     prompts = " ".join(v for table in FIELD_PROMPTS.values() for v in table.values())
     squashed = prompts.replace(" ", "").lower()
     assert labelled and not [v for v in labelled if len(v) >= 5 and v in squashed]
+
+
+def test_oh_heard_as_all_between_digits_is_a_zero_and_all_elsewhere_is_a_word():
+    from assist.spoken import tokenize, value_runs
+
+    assert [r.text() for r in value_runs(tokenize("Yeah, it's 5192, all 374."))] == ["51920374"]
+    assert [r.text() for r in value_runs(tokenize("I paid for all 3 of them."))] == ["3"]
+
+
+def test_names_and_emails_need_a_second_hearing_to_be_filled():
+    """No validator checks a name: every hypothesis agreeing on "Grieves" is one hearing."""
+    f = _filler()
+    _say(f, "a1", "agent", "Can I have your full name, please?")
+    _say(f, "c1", "customer", "Nathan Grieves.")
+    (fv,) = f.on_alternatives("c1", [[("Nathan Grieves.", -0.5), ("Nathan Grieves", -1.5)]])
+    assert fv.display == "check"
+    g = _filler()
+    _say(g, "a1", "agent", "Can I have your full name, please?")
+    _say(g, "c1", "customer", "Nathan Greaves, G-R-E-A-V-E-S.")  # spelled as heard: a second hearing
+    (fv,) = g.on_alternatives("c1", [[("Nathan Greaves, G-R-E-A-V-E-S.", -0.5)]])
+    assert fv.value == "Nathan Greaves" and fv.display == "filled"
