@@ -3,6 +3,7 @@
     python benchmarks/render_calls.py --calls tests/data/assist --calls tests/assist/calls \\
         --voice piper --out benchmarks/out/calls/piper
     python benchmarks/render_calls.py ... --voice espeak --out benchmarks/out/calls/espeak
+    python benchmarks/render_calls.py ... --voice piper --human-spelling --out benchmarks/out/calls/piper-human
 
 The shared renders (../shared/assist, synth_audio.py) are espeak-ng only: robotic voices that
 Whisper hears unlike people, so word errors and spelled values measured on them say little
@@ -20,6 +21,18 @@ overlaps. Voices, speeds, levels and gaps are drawn from RNGs seeded by the call
 no Dutch voice: Dutch calls are rendered with espeak-ng nl voices whatever --voice says, and
 their timing.json says so. A call whose three files exist and are newer than its JSON is
 skipped (--force re-renders).
+
+--human-spelling: what the customer spells out ("G-R-E-A-V-E-S", "H C seven one one, six four
+oh", "S E 1 5"; tests/voices.py: spelled_runs) is said by a real person's recordings of single
+letters and digits (spelled_clip: one other speaker, not resampled or pitched) instead of the
+TTS voice, since synthetic spelling flatters ASR most: the rest of the turn is synthesised
+around it, 0.15-0.35 s pauses between the pieces, 0.2-0.3 s between characters and 0.45-0.7 s
+at a comma, the recordings scaled to the speech RMS of the turn's synthetic pieces. The
+recordings say "zero" for "oh" and "zero zero" for "double oh". timing.json then has
+"human_spelling": true and, on each turn with such a run, "human_runs" (characters, e.g.
+"GREAVES"), "spoken" (the words actually said) and "pieces" (character range of `text`, start
+and end on the call's timeline, human or not); start/end still cover the whole turn. Off by
+default; write it to its own folder. Dutch calls keep their espeak spelling (English recordings).
 """
 
 from __future__ import annotations
@@ -43,7 +56,7 @@ import soundfile as sf
 import soxr
 
 from streaming.audio.codecs import encode_samples
-from tests.voices import RATE, espeak_speech, piper_speech
+from tests.voices import RATE, SpelledRun, espeak_speech, piper_speech, spelled_clip, spelled_runs
 
 PIPER_NAME = "piper joe-us-medium"
 HOLD = re.compile(r"(one moment|bear with me|one second|let me (check|pull up|look)|moment, please|"
@@ -90,18 +103,89 @@ def pick_voices(call: dict, engine: str) -> dict[str, dict[str, Any]]:
                          "pitch": rng.randint(30, 70) + pitch_up}}
 
 
-def _speaker(engine: str, language: str) -> Callable[[str, dict, random.Random], tuple[np.ndarray, dict]]:
-    """A function saying one turn with a side's voice, varying its speed a little per turn."""
+Say = Callable[[str], np.ndarray]
+
+
+def _speaker(engine: str, language: str) -> Callable[[dict, random.Random], tuple[Say, dict]]:
+    """For one turn: a function saying text with a side's voice at this turn's speed (varied a
+    little per turn; one draw from `rng` per turn), and that speed for timing.json."""
     if engine == "piper":
-        def say(text: str, v: dict, rng: random.Random) -> tuple[np.ndarray, dict]:
+        def turn_voice(v: dict, rng: random.Random) -> tuple[Say, dict]:
             speed = round(v["speed"] * rng.uniform(0.96, 1.04), 3)
-            return piper_speech(text, pitch=v["pitch"], speed=speed), {"speed": speed}
+            return lambda text: piper_speech(text, pitch=v["pitch"], speed=speed), {"speed": speed}
     else:
-        def say(text: str, v: dict, rng: random.Random) -> tuple[np.ndarray, dict]:
+        def turn_voice(v: dict, rng: random.Random) -> tuple[Say, dict]:
             wpm = v["speed"] + rng.randint(-8, 8)
-            audio = espeak_speech(text, voice=v["voice"], wpm=wpm, pitch=v["pitch"], language=language)
-            return audio, {"speed_wpm": wpm}
-    return say
+            return (lambda text: espeak_speech(text, voice=v["voice"], wpm=wpm, pitch=v["pitch"],
+                                               language=language)), {"speed_wpm": wpm}
+    return turn_voice
+
+
+def speech_rms(x: np.ndarray, floor_db: float = -30.0) -> float:
+    """RMS of the 10 ms frames within `floor_db` of the loudest: speech, not the pauses in it."""
+    hop = RATE // 100
+    n = len(x) // hop
+    if n == 0:
+        return 0.0
+    rms = np.sqrt(np.mean(x[: n * hop].reshape(n, hop).astype(np.float64) ** 2, axis=1))
+    loud = rms[rms >= rms.max() * 10 ** (floor_db / 20)]
+    return float(np.sqrt(np.mean(loud ** 2))) if rms.max() > 0 else 0.0
+
+
+def human_run_audio(run: SpelledRun, rng: random.Random) -> np.ndarray:
+    """The recordings spelling `run`: 0.2-0.3 s between characters, 0.45-0.7 s at its commas."""
+    parts: list[np.ndarray] = []
+    for k, group in enumerate(run.groups):
+        if k:
+            parts.append(np.zeros(int(round(rng.uniform(0.45, 0.7) * RATE)), np.float32))
+        parts.append(spelled_clip(group, 0.25, jitter_s=0.05, rng=rng))
+    return np.concatenate(parts)
+
+
+_EDGE = " ,.;:-–—"
+
+
+def say_with_human_runs(text: str, runs: list[SpelledRun], say: Say,
+                        rng: random.Random) -> tuple[np.ndarray, list[tuple[int, int, int, int, bool]]]:
+    """One turn: the text around `runs` said by `say`, the runs by the human recordings.
+
+    Returns the audio and its pieces (char start, char end, sample start, sample end, human),
+    samples from the start of the turn. Pieces are 0.15-0.35 s apart; the recordings are scaled
+    so their speech RMS is that of the synthetic pieces (unscaled when the turn has none).
+    """
+    spans: list[tuple[int, int, bool]] = []
+    pos = 0
+    for r in [*runs, None]:
+        a, b = pos, (r.start if r else len(text))
+        seg = text[a:b]
+        a += len(seg) - len(seg.lstrip(_EDGE))  # ". And it's ..." after a run: no stray stop
+        b -= len(seg) - len(seg.rstrip())
+        if any(ch.isalnum() for ch in text[a:b]):
+            spans.append((a, b, False))
+        if r:
+            spans.append((r.start, r.end, True))
+            pos = r.end
+    by_start = {r.start: r for r in runs}
+    audio = [human_run_audio(by_start[a], rng) if human else say(text[a:b]) for a, b, human in spans]
+    synth = [x for x, (_, _, human) in zip(audio, spans, strict=True) if not human and len(x)]
+    if synth:
+        target = speech_rms(np.concatenate(synth))
+        audio = [x * (target / speech_rms(x)) if human and speech_rms(x) > 0 else x
+                 for x, (_, _, human) in zip(audio, spans, strict=True)]
+    out: list[np.ndarray] = []
+    pieces = []
+    n = 0
+    for x, (a, b, human) in zip(audio, spans, strict=True):
+        if not len(x):
+            continue
+        if out:
+            gap = np.zeros(int(round(rng.uniform(0.15, 0.35) * RATE)), np.float32)
+            out.append(gap)
+            n += len(gap)
+        out.append(x.astype(np.float32))
+        pieces.append((a, b, n, n + len(x), human))
+        n += len(x)
+    return (np.concatenate(out) if out else np.zeros(0, np.float32)), pieces
 
 
 def telephone_band(x: np.ndarray, rate: int = RATE) -> np.ndarray:
@@ -125,14 +209,19 @@ def _gap(prev: dict, index: int, rng: random.Random) -> float:
     return rng.uniform(0.3, 1.2)
 
 
-def render_call(call: dict, out_dir: Path, voice: str = "piper") -> dict:
-    """Write CALLID.stereo16k.flac, .mulaw8k.raw and .timing.json into `out_dir`; return the timing."""
+def render_call(call: dict, out_dir: Path, voice: str = "piper", human_spelling: bool = False) -> dict:
+    """Write CALLID.stereo16k.flac, .mulaw8k.raw and .timing.json into `out_dir`; return the timing.
+
+    `human_spelling`: the customer's spelled runs are said by human recordings (module doc).
+    """
     if voice not in ("piper", "espeak"):
         raise ValueError(f"voice must be 'piper' or 'espeak', not {voice!r}")
     cid, language = call["call_id"], call["language"]
     engine = "espeak" if language != "en" else voice  # the Piper voice only speaks English
     voices = pick_voices(call, engine)
-    say = _speaker(engine, language)
+    turn_voice = _speaker(engine, language)
+    human = human_spelling and language == "en"  # the recordings are English letters and digits
+    human_rng = random.Random(f"{cid}:human")  # its own RNG: the other draws stay as without it
     turn_rng, gap_rng = random.Random(f"{cid}:turns"), random.Random(f"{cid}:gaps")
     level_rng = random.Random(f"{cid}:levels")
     levels = {"agent": 0.7, "customer": round(level_rng.uniform(0.4, 0.7), 3)}  # callers often quieter
@@ -140,12 +229,24 @@ def render_call(call: dict, out_dir: Path, voice: str = "piper") -> dict:
     placed: list[tuple[dict, np.ndarray, int, dict]] = []
     t = 0.6  # lead-in
     for i, turn in enumerate(call["turns"]):
-        audio, extra = say(turn["text"], voices[turn["speaker"]], turn_rng)
+        say, extra = turn_voice(voices[turn["speaker"]], turn_rng)
+        runs = spelled_runs(turn["text"]) if human and turn["speaker"] == "customer" else []
+        pieces: list[tuple[int, int, int, int, bool]] = []
+        if runs:
+            audio, pieces = say_with_human_runs(turn["text"], runs, say, human_rng)
+            extra = {**extra, "human_runs": [r.chars for r in runs],
+                     "spoken": _spoken(turn["text"], runs)}
+        else:
+            audio = say(turn["text"])
         peak = float(np.abs(audio).max()) if audio.size else 0.0
         audio = audio * (levels[turn["speaker"]] / peak) if peak > 0 else audio
         if i:
             t += _gap(call["turns"][i - 1], i, gap_rng)
         start = int(round(t * RATE))
+        if pieces:
+            extra["pieces"] = [{"chars": [a, b], "start": round((start + s0) / RATE, 3),
+                                "end": round((start + s1) / RATE, 3), "human": h}
+                               for a, b, s0, s1, h in pieces]
         placed.append((turn, audio, start, extra))
         t = (start + len(audio)) / RATE
     # Whole milliseconds (16 samples), so duration_s is exact and the mu-law file is exactly
@@ -178,6 +279,11 @@ def render_call(call: dict, out_dir: Path, voice: str = "piper") -> dict:
         "channels": {"L": "agent", "R": "customer"}, "voices": voices,
         "levels": levels, "tts": PIPER_NAME if engine == "piper" else "espeak-ng",
     }
+    if human_spelling:
+        doc["human_spelling"] = True
+        if not human:
+            doc["human_spelling_note"] = (f"the recordings are English letters and digits: "
+                                          f"this {language} call has no human runs")
     if engine != voice:
         doc["tts_note"] = (f"{voice} was asked for; the Piper voice is English-only, "
                            f"so this {language} call is rendered with espeak-ng")
@@ -187,16 +293,32 @@ def render_call(call: dict, out_dir: Path, voice: str = "piper") -> dict:
     return doc
 
 
+def _spoken(text: str, runs: list[SpelledRun]) -> str:
+    """`text` with each run as the recordings say it ("oh" -> "zero", "G-R-E" -> "G R E")."""
+    out, pos = [], 0
+    for r in runs:
+        out += [text[pos:r.start], r.spoken]
+        pos = r.end
+    return "".join([*out, text[pos:]])
+
+
 def call_files(folders: list[Path]) -> list[Path]:
     """Every labelled call JSON in the folders (not the .timing.json beside them)."""
     return sorted((p for folder in folders for p in folder.glob("*.json")
                    if not p.name.endswith(".timing.json")), key=lambda p: p.name)
 
 
-def is_fresh(src: Path, out_dir: Path, call_id: str) -> bool:
-    """All three outputs exist and are newer than the script they were rendered from."""
+def is_fresh(src: Path, out_dir: Path, call_id: str, human_spelling: bool = False) -> bool:
+    """All three outputs exist, are newer than the script they were rendered from and were
+    rendered with (or without) human spelling as asked now."""
     outs = [out_dir / f"{call_id}.{s}" for s in ("stereo16k.flac", "mulaw8k.raw", "timing.json")]
-    return all(p.exists() and p.stat().st_mtime > src.stat().st_mtime for p in outs)
+    if not all(p.exists() and p.stat().st_mtime > src.stat().st_mtime for p in outs):
+        return False
+    try:
+        doc = json.loads(outs[2].read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    return bool(doc.get("human_spelling", False)) == human_spelling
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -207,6 +329,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--out", type=Path, required=True)
     ap.add_argument("--only", default="", help="comma-separated call ids")
     ap.add_argument("--force", action="store_true", help="re-render calls whose files are up to date")
+    ap.add_argument("--human-spelling", action="store_true",
+                    help="the customer's spelled letters and digits by human recordings "
+                         "(use another --out, e.g. benchmarks/out/calls/piper-human)")
     args = ap.parse_args(argv)
     only = {c for c in args.only.split(",") if c}
     rendered = skipped = 0
@@ -216,12 +341,12 @@ def main(argv: list[str] | None = None) -> int:
         cid = call["call_id"]
         if only and cid not in only:
             continue
-        if not args.force and is_fresh(path, args.out, cid):
+        if not args.force and is_fresh(path, args.out, cid, args.human_spelling):
             skipped += 1
             print(f"{cid}: up to date")
             continue
         t0 = time.perf_counter()
-        doc = render_call(call, args.out, args.voice)
+        doc = render_call(call, args.out, args.voice, args.human_spelling)
         took = time.perf_counter() - t0
         rendered += 1
         audio_s += doc["duration_s"]

@@ -11,6 +11,7 @@ these functions can place turns on a timeline and the timing marks speech, not p
   voice installed).
 * `spelled_clip`: real human recordings of single letters and digits (tests/data/audio/alnum,
   MIT, see tests/data/ATTRIBUTION.md): spelled values are where synthetic voices flatter ASR most.
+  `spelled_runs` finds the runs of a script line that a person would spell out that way.
 
 It lives under tests/ (not benchmarks/) so tests import it without touching sys.path;
 benchmarks/render_calls.py imports it from here. Nothing outside the checkout is read.
@@ -19,9 +20,11 @@ benchmarks/render_calls.py imports it from here. Nothing outside the checkout is
 from __future__ import annotations
 
 import io
+import random
 import re
 import shutil
 import subprocess
+from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
@@ -145,16 +148,123 @@ def alnum_clip(char: str) -> np.ndarray:
     return y
 
 
-def spelled_clip(chars: str, gap_s: float = 0.25) -> np.ndarray:
+def spelled_clip(chars: str, gap_s: float = 0.25, *, jitter_s: float = 0.0,
+                 rng: random.Random | None = None) -> np.ndarray:
     """A human spelling `chars` ("a7", "rabo"): trimmed clips joined by `gap_s` of silence.
 
-    Spaces and hyphens are ignored; 16 kHz float32.
+    Spaces and hyphens are ignored; 16 kHz float32. With `jitter_s` each gap is drawn from
+    gap_s +- jitter_s by `rng` (a person does not keep a metronome's time).
     """
     clips = [alnum_clip(c) for c in chars if c not in " -"]
-    gap = np.zeros(int(round(gap_s * RATE)), np.float32)
+    if jitter_s and rng is None:
+        raise ValueError("jitter_s needs an rng (renders are seeded)")
     parts: list[np.ndarray] = []
     for i, c in enumerate(clips):
         if i:
-            parts.append(gap)
+            g = gap_s + rng.uniform(-jitter_s, jitter_s) if jitter_s and rng else gap_s
+            parts.append(np.zeros(int(round(max(0.0, g) * RATE)), np.float32))
         parts.append(c)
     return np.concatenate(parts) if parts else np.zeros(0, np.float32)
+
+
+@dataclass(frozen=True)
+class SpelledRun:
+    """Characters a caller spells one by one, at text[start:end] of a script line.
+
+    `groups` are the characters as said (letters upper case, digits as digits), split where the
+    line has a comma: "five one nine two, oh three" -> ("5192", "03").
+    """
+
+    start: int
+    end: int
+    groups: tuple[str, ...]
+
+    @property
+    def chars(self) -> str:
+        return "".join(self.groups)
+
+    @property
+    def spoken(self) -> str:
+        """What the recordings say: "G R E A V E S", "five one nine two, zero three"."""
+        return ", ".join(" ".join(DIGITS[int(c)] if c.isdigit() else c for c in g) for g in self.groups)
+
+
+_DIGIT_WORDS = {w: str(i) for i, w in enumerate(DIGITS)} | {"oh": "0"}
+_REPEAT = {"double": 2, "triple": 3}
+_TOKEN = re.compile(r"[A-Za-z]+|\d+")
+_JOIN = re.compile(r"\s*[-,]?\s*")  # what may stand between two spelled characters
+
+
+def spelled_runs(text: str, digit_words: bool = True) -> list[SpelledRun]:
+    """The runs of `text` a caller says character by character, which a person's recordings can say.
+
+    A run is single characters separated by spaces, hyphens or commas: capital letters (lower
+    case ones only hyphenated, "g-r-e-a-v-e-s", so the article "a" never counts), digits
+    written as digits, and with `digit_words` the digit words ("oh" is zero, "double oh" is
+    two). It needs three letters ("G-R-E-A-V-E-S", "R A B O"), or letters and digits together
+    ("S E 1 5", "4 A"), or three characters when digit words are in it ("five one nine",
+    "H C seven one one"): so "I", "a", "one nine" and "S E fifteen" are not runs (there is no
+    recording of "fifteen"). A leading "Oh," is an interjection, and a leading "I" or "A"
+    before a digit word a pronoun or an article: both are left out of a run.
+    """
+    toks = [(m.start(), m.end(), m.group()) for m in _TOKEN.finditer(text)]
+    # items: (start, end, kind, chars); kind L letter, D digit written, W digit word(s), None other
+    items: list[tuple[int, int, str | None, str]] = []
+    i = 0
+    while i < len(toks):
+        a, b, w = toks[i]
+        low = w.lower()
+        nxt = toks[i + 1] if i + 1 < len(toks) else None
+        if len(w) == 1 and w.isalpha():
+            hyph = (i > 0 and text[toks[i - 1][1]:a].strip() == "-" and len(toks[i - 1][2]) == 1) or \
+                   (nxt is not None and text[b:nxt[0]].strip() == "-" and len(nxt[2]) == 1)
+            items.append((a, b, "L" if w.isupper() or hyph else None, w.upper()))
+        elif len(w) == 1 and w.isdigit():
+            items.append((a, b, "D", w))
+        elif digit_words and low in _DIGIT_WORDS:
+            items.append((a, b, "W", _DIGIT_WORDS[low]))
+        elif (digit_words and low in _REPEAT and nxt is not None and nxt[2].lower() in _DIGIT_WORDS
+              and not text[b:nxt[0]].strip()):
+            items.append((a, nxt[1], "W", _DIGIT_WORDS[nxt[2].lower()] * _REPEAT[low]))
+            i += 1
+        else:
+            items.append((a, b, None, w))
+        i += 1
+
+    runs: list[SpelledRun] = []
+    cur: list[tuple[int, int, str | None, str]] = []
+
+    def close() -> None:
+        seq = list(cur)
+        cur.clear()
+        if len(seq) > 1 and seq[0][2] == "W" and text[seq[0][0]:seq[0][1]].lower() == "oh" \
+                and "," in text[seq[0][1]:seq[1][0]]:
+            seq = seq[1:]  # "Oh, okay" / "Oh, two two": the interjection
+        if len(seq) > 1 and seq[0][3] in "IA" and seq[0][2] == "L" and seq[1][2] == "W":
+            seq = seq[1:]  # "I one" / "A two": a pronoun or an article
+        kinds = [k for _, _, k, _ in seq]
+        n = sum(len(c) for _, _, _, c in seq)
+        letters, digits = kinds.count("L"), kinds.count("D")
+        # digit words: three characters; else three letters or digits, or letters with digits
+        ok = n >= 3 if "W" in kinds else letters >= 3 or digits >= 3 or (letters >= 1 and digits >= 1)
+        if not ok:
+            return
+        groups = [seq[0][3]]
+        for prev, it in zip(seq, seq[1:], strict=False):
+            if "," in text[prev[1]:it[0]]:
+                groups.append("")
+            groups[-1] += it[3]
+        runs.append(SpelledRun(seq[0][0], seq[-1][1], tuple(groups)))
+
+    for it in items:
+        if it[2] is None:
+            close()
+            continue
+        if cur:
+            sep = text[cur[-1][1]:it[0]]
+            glued = not sep and {cur[-1][2], it[2]} == {"L", "D"}  # "4A", "B7"
+            if not (glued or (sep and _JOIN.fullmatch(sep))):
+                close()
+        cur.append(it)
+    close()
+    return runs
