@@ -85,6 +85,7 @@ class Choice:
     heard: str = ""  # the best hypothesis' text (what the overlay shows with "please check")
     texts: list[tuple[str, float]] = field(default_factory=list)  # every hypothesis, with its mass
     spelled: set[str] = field(default_factory=set)  # values the caller also spelled out as heard
+    suspect: set[str] = field(default_factory=set)  # values read from part of a longer dictated run
 
     def ranked(self) -> list[tuple[str, float]]:
         """Valid values, best first, each with its share of the valid readings' mass."""

@@ -29,7 +29,9 @@ from assist.validators import iban_repairs, iban_valid
 
 CONFIRMED_FLOOR = 0.93  # the agent read the value back and the caller said yes
 REPAIRED_CONF = 0.45  # a checksum repaired by us: shown to check, never part of the form's values
-SPELLED_CONF = 0.9  # a family's confidence when the caller's spelling matched the value (names)
+SPELLED_CONF = 0.9
+SUSPECT_CAP = 0.7  # a reading that may have lost a digit or left one over: the agent checks it
+LONGER_WINS = 0.3  # the longer reading's share at which it is offered instead  # a family's confidence when the caller's spelling matched the value (names)
 # what "please check" may show for a dictated value no hypothesis made valid
 CHECK_TYPES = frozenset({"reference", "iban", "bsn", "phone", "postcode"})
 KEEP_TURNS = 8  # how far back an answer may still arrive (the decode is queued under load)
@@ -117,14 +119,16 @@ class RedecodeMixin:
                     scan = Scan(alt, False, expected)
                     for family in self.families:
                         scan.cands.extend(family.extract(self, scan))
-                    got: dict[str, tuple[str, float]] = {}
+                    got: dict[str, tuple[str, float, int]] = {}
                     for c in sorted(scan.cands, key=lambda c: c.pos):  # a self-correction: the last
                         if c.field in choices and c.patch is None:
-                            got[c.field] = (c.value, c.conf)
-                    for f, (v, conf) in got.items():
+                            got[c.field] = (c.value, c.conf, c.evidence[0].char_start if c.evidence else c.pos)
+                    for f, (v, conf, pos) in got.items():
                         choices[f].support[v] = choices[f].support.get(v, 0.0) + p / len(decodes)
                         if conf >= SPELLED_CONF:
                             choices[f].spelled.add(v)
+                        if self.ftype(f) in ("postcode", "reference") and _leftover(alt, v, pos):
+                            choices[f].suspect.add(v)
                     for ch in choices.values():
                         ch.heard = ch.heard or text
                         ch.texts.append((text, p / len(decodes)))
@@ -153,27 +157,38 @@ class RedecodeMixin:
                 return self._check_value(turn, f, choice.heard)
             return None
         best, w = ranked[0]
-        second = ranked[1][1] if len(ranked) > 1 else 0.0
+        # Whisper drops a digit far more often than it invents one ("double oh" heard once,
+        # a repeated digit merged): a valid reading that holds the best one plus more
+        # characters makes it suspect, and wins when it has a fair share of the mass.
+        longer = next(((v, s) for v, s in ranked[1:] if _dropped_from(best, v, ftype)), None)
+        suspect = best in choice.suspect or longer is not None
+        switched = longer is not None and longer[1] >= LONGER_WINS
+        if switched and longer is not None:
+            best, w = longer
+        cap = SUSPECT_CAP if suspect else 1.0
+        second = max((s for v, s in ranked if v != best), default=0.0)
         if cur is not None and cur.value == best:
             if cur.status != "proposed":
                 return None
-            conf = calibrated(w, from_turn or cur.confirmed, ftype, second, choice.coverage,
-                              best in choice.spelled)
+            conf = min(cap, calibrated(w, from_turn or cur.confirmed, ftype, second, choice.coverage,
+                                       best in choice.spelled))
             cur.confidence = max(conf, CONFIRMED_FLOOR) if cur.confirmed else conf
-            cur.alternatives = [v for v, _ in ranked[1:4]]
+            cur.alternatives = [v for v, _ in ranked if v != best][:3]
             return cur
+        if cur is not None and cur.confirmed:
+            return None  # the caller confirmed the agent's read-back of it: that stands
         if from_turn and cur is not None:
             rec = choice.support.get(cur.value, 0.0)
-            if w - rec < 0.2:  # a close call: keep the record's value, ask the agent
+            if w - rec < 0.2 and not switched:  # a close call: keep the record's value, ask the agent
                 cur.confidence = min(cur.confidence, calibrated(rec, True, ftype, w, choice.coverage,
                                                                  cur.value in choice.spelled))
                 cur.alternatives = [v for v, _ in ranked if v != cur.value][:3]
                 return cur
         elif cur is not None and not asked:
             return None  # an earlier value stands unless this turn was asked for the field
-        return self._new_value(turn, f, best, calibrated(w, False, ftype, second, choice.coverage,
-                                                         best in choice.spelled),
-                               [v for v, _ in ranked[1:4]] + ([cur.value] if from_turn and cur else []),
+        conf = min(cap, calibrated(w, False, ftype, second, choice.coverage, best in choice.spelled))
+        return self._new_value(turn, f, best, conf,
+                               [v for v, _ in ranked if v != best][:3] + ([cur.value] if from_turn and cur else []),
                                cur, choice.heard)
 
     def _new_value(self, turn: Turn, f: str, value: str, conf: float,
@@ -232,3 +247,30 @@ def _repaired_ibans(choice: Choice) -> list[str]:
                 for v in ([raw] if iban_valid(raw) else iban_repairs(raw)):
                     mass[v] = mass.get(v, 0.0) + p
     return [v for v, _ in sorted(mass.items(), key=lambda kv: (-kv[1], kv[0]))][:3]
+
+
+_COUNTRY_CODES = ("31", "32", "33", "34", "39", "44", "49", "1")
+
+
+def _key(value: str, ftype: str) -> str:
+    """The characters a caller dictated: a phone number without its country code."""
+    v = re.sub(r"[^A-Z0-9]", "", value.upper())
+    if ftype == "phone" and value.startswith("+"):
+        v = next((v[len(c):] for c in _COUNTRY_CODES if v.startswith(c)), v)
+    return v
+
+
+def _dropped_from(short: str, long: str, ftype: str) -> bool:
+    """`short` is `long` with characters missing (a proper subsequence)."""
+    a, b = _key(short, ftype), _key(long, ftype)
+    if len(a) >= len(b):
+        return False
+    it = iter(b)
+    return all(c in it for c in a)
+
+
+def _leftover(turn: Turn, value: str, pos: int) -> bool:
+    """The dictated run the value was read from holds more than the value ("G 12 A Q Q" read
+    as "G1 2AQ"): part of what was said is unaccounted for."""
+    run = next((r for r in value_runs(turn.toks) if r.start <= pos < r.end), None)
+    return run is not None and len(run.text()) > len(re.sub(r"[^A-Za-z0-9]", "", value))

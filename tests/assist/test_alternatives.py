@@ -201,3 +201,21 @@ def test_names_and_emails_need_a_second_hearing_to_be_filled():
     _say(g, "c1", "customer", "Nathan Greaves, G-R-E-A-V-E-S.")  # spelled as heard: a second hearing
     (fv,) = g.on_alternatives("c1", [[("Nathan Greaves, G-R-E-A-V-E-S.", -0.5)]])
     assert fv.value == "Nathan Greaves" and fv.display == "filled"
+
+
+def test_a_reading_that_lost_a_digit_is_a_check_and_the_longer_reading_wins_with_a_fair_share():
+    f = _filler()
+    _say(f, "a1", "agent", "And your account number?")
+    _say(f, "c1", "customer", "It's 0 6 6 9 1 2 0.")  # the record dropped the leading three
+    (fv,) = f.on_alternatives("c1", [[("It's 0669120.", -1.0), ("It's 30669120.", -1.4),
+                                      ("It's 06691120.", -2.5)]])
+    assert fv.value == "30669120" and fv.display == "check"
+    assert "0669120" in fv.alternatives
+
+
+def test_a_value_read_from_part_of_a_longer_run_is_a_check():
+    f = _filler()
+    _say(f, "a1", "agent", "What's the postcode?")
+    _say(f, "c1", "customer", "Postcode G 12 A Q Q.")
+    out = f.on_alternatives("c1", [[("Postcode G 12 A Q Q.", -1.0), ("Postcode G12 AQQ.", -1.2)]])
+    assert all(v.display == "check" for v in out if v.field == "postcode")
