@@ -161,7 +161,9 @@ class RedecodeMixin:
         # a repeated digit merged): a valid reading that holds the best one plus more
         # characters makes it suspect, and wins when it has a fair share of the mass.
         longer = next(((v, s) for v, s in ranked[1:] if _dropped_from(best, v, ftype)), None)
-        suspect = best in choice.suspect or longer is not None
+        # any longer valid reading: it may hold what this one dropped ("77749" / "61527749")
+        suspect = best in choice.suspect or longer is not None or any(
+            len(_key(v, ftype)) > len(_key(best, ftype)) for v, _ in ranked[1:])
         switched = longer is not None and longer[1] >= LONGER_WINS
         if switched and longer is not None:
             best, w = longer
