@@ -285,9 +285,14 @@ class InferenceScheduler:
 
 
 def _compatible(a: DecodeRequest, b: DecodeRequest) -> bool:
-    """Same decoding settings and similar length: batching them wastes little padding."""
+    """Same decoding settings and similar length: batching them wastes little padding.
+
+    The recogniser splits a batch by context length (prompt text and earlier text). Records
+    may differ in prompt text (key terms, field prompts): once their channels have said
+    enough, their contexts are all equally long. Live decodes have no earlier text, so
+    different prompt texts would only be split again (streams with the same key terms batch)."""
     if a.kind != b.kind or a.beam_size != b.beam_size or a.language != b.language:
         return False
-    if a.num_hypotheses != b.num_hypotheses or a.prompt_text != b.prompt_text:
+    if a.num_hypotheses != b.num_hypotheses or (a.prompt_text != b.prompt_text and a.kind != "record"):
         return False
     return abs(a.duration - b.duration) <= max(1.0, 0.35 * max(a.duration, b.duration))

@@ -35,6 +35,7 @@ log = logging.getLogger(__name__)
 RATE = 16000
 HOP = 160
 CONTEXT_TOKENS = 223  # earlier text in a prompt: Whisper's 448-token window, halved, less <|startofprev|>
+PROMPT_TEXT_TOKENS = 112  # a request's prompt text at most (key terms are ~50: StreamOptions)
 FULL_FRAMES = 3000
 # Whisper's stock hallucinations on non-speech; dropped unless the decode is confident.
 HALLUCINATIONS = {
@@ -158,23 +159,24 @@ class WhisperRecognizer:
     # -- decoding ----------------------------------------------------------
     def decode_batch(self, requests: Sequence[DecodeRequest]) -> list[Hypothesis]:
         t0 = time.perf_counter()
-        if any(r.kind == "record" for r in requests):
-            # A record is decoded at its own window length, whatever it is batched with, so
-            # its text does not depend on load (tests/streaming/test_record.py); and
-            # CTranslate2 needs <|startoftranscript|> at the same position in every row, so
-            # only records with as much earlier text as context share a model call (once a
-            # channel has said 223 tokens, all of its records do).
-            groups: dict[tuple[int, int, int], list[int]] = {}
-            for i, r in enumerate(requests):
-                key = (self.frames_for(r), len(self._context(r, self.tokenizer(r.language))), r.num_hypotheses)
-                groups.setdefault(key, []).append(i)
-            hyps: list[Hypothesis] = [None] * len(requests)  # type: ignore[list-item]
-            for (frames, _, _), idx in groups.items():
-                for i, h in zip(idx, self._decode([requests[i] for i in idx], frames), strict=True):
-                    hyps[i] = h
-        else:
-            frames = max(self.frames_for(r) for r in requests)
-            hyps = self._decode(list(requests), frames)
+        # CTranslate2 needs <|startoftranscript|> at the same position in every row, so only
+        # requests with as long a context (prompt text and earlier text) share a model call:
+        # once a channel has said 223 tokens, all of its records do, key terms or not.
+        # A record is also decoded at its own window length, whatever it is batched with, so
+        # its text does not depend on load (tests/streaming/test_record.py); live decodes
+        # share the longest window of their group.
+        records = any(r.kind == "record" for r in requests)
+        groups: dict[tuple[int, int, int], list[int]] = {}
+        for i, r in enumerate(requests):
+            frames = self.frames_for(r) if records else 0
+            key = (frames, len(self._context(r, self.tokenizer(r.language))), r.num_hypotheses)
+            groups.setdefault(key, []).append(i)
+        hyps: list[Hypothesis] = [None] * len(requests)  # type: ignore[list-item]
+        for (frames, _, _), idx in groups.items():
+            group = [requests[i] for i in idx]
+            frames = frames or max(self.frames_for(r) for r in group)
+            for i, h in zip(idx, self._decode(group, frames), strict=True):
+                hyps[i] = h
         for i, (r, h) in enumerate(zip(requests, hyps, strict=True)):
             if h.rejected == "repetition":
                 # decode again with the full 30 s window; if it still loops, keep
@@ -259,10 +261,17 @@ class WhisperRecognizer:
         return hyps
 
     def _context(self, r: DecodeRequest, tok: Tokenizer) -> list[int]:
-        """<|startofprev|> and what precedes the utterance: a field decode's prompt text,
-        then the channel's earlier text, at most CONTEXT_TOKENS in all (newest kept)."""
-        extra = tok.encode(" " + r.prompt_text.strip()) if r.prompt_text.strip() else []
-        ctx = (list(extra) + list(r.prompt_tokens))[-CONTEXT_TOKENS:]
+        """<|startofprev|> and what precedes the utterance: the prompt text (a stream's key
+        terms, a field decode's prompt), then the channel's earlier text, at most
+        CONTEXT_TOKENS in all. The prompt text is kept whole (up to PROMPT_TEXT_TOKENS) and
+        the earlier text trimmed, newest kept, so key terms hold however long the call.
+        Special tokens spelled in the text (a client's "<|endoftext|>") are dropped: the
+        tokenizer would read them as control tokens."""
+        text = r.prompt_text.strip()
+        extra = [t for t in tok.encode(" " + text) if t < tok.eot][:PROMPT_TEXT_TOKENS] if text else []
+        earlier = list(r.prompt_tokens)
+        room = CONTEXT_TOKENS - len(extra)
+        ctx = extra + earlier[max(0, len(earlier) - room):]
         return [tok.sot_prev, *ctx] if ctx else []
 
     def _fallback(self, r: DecodeRequest, feats: np.ndarray, prompt: list[int], tok: Tokenizer,
