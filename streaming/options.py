@@ -10,6 +10,7 @@ image and the CLI share one source of truth.
 from __future__ import annotations
 
 import argparse
+import math
 import os
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
@@ -20,6 +21,18 @@ ENCODINGS = ("linear16", "mulaw", "alaw", "float32")
 MIN_RATE, MAX_RATE = 8000, 48000
 MAX_CHANNELS = 2
 MULTI_LANGUAGE = "multi"  # language=multi: detect the language of every utterance
+# Key terms are prompt text, not a vocabulary: this many characters in all (about 50
+# Whisper tokens, a quarter of the prompt's room) keeps the channel's earlier text beside them
+MAX_KEYTERM_CHARS = 160
+MAX_WARNINGS = 20  # parameters reported one by one; more are counted in one last warning
+# what /v1/listen acts on (POST /v1/listen adds its own, `parse_stream_query(also=...)`)
+STREAM_PARAMS = frozenset({
+    "encoding", "sample_rate", "channels", "multichannel", "interim_results", "endpointing",
+    "utterance_end_ms", "vad_events", "language", "detect_language", "punctuate", "smart_format",
+    "numerals", "keyterm", "keywords", "record", "redact", "call_id", "roles", "token",
+    "mip_opt_out",  # honoured by doing nothing: no audio or text is ever kept to improve a model
+})
+MODEL_PARAMS = frozenset({"model", "version"})  # the server's own model transcribes every stream
 
 
 def bundled_model_path() -> str:
@@ -105,6 +118,18 @@ class SegmenterOptions:
         return _from_env(cls, "SOUFFLEUR_SEGMENTER_", env)
 
 
+@dataclass(frozen=True)
+class ParamWarning:
+    """A query parameter not acted on (`unsupported`) or only in part (`partial`, `dropped`)."""
+
+    parameter: str
+    type: str
+    message: str
+
+    def as_json(self) -> dict[str, str]:
+        return {"parameter": self.parameter, "type": self.type, "message": self.message}
+
+
 @dataclass
 class StreamOptions:
     """One live connection, from the `/v1/listen` query (Deepgram names)."""
@@ -126,8 +151,20 @@ class StreamOptions:
     detect_language: bool = False
     call_id: str = ""
     roles: tuple[str, ...] = ("agent", "customer")
+    # Deepgram's text switches, applied to this client's own Results/Record and to a
+    # pre-recorded answer (streaming/live/formatting.py; the call's feed keeps the words
+    # as the model wrote them). punctuate=false: no punctuation or capitals; numerals:
+    # spoken numbers as digits; smart_format: numerals and punctuation (docs/protocol.md).
     punctuate: bool = True
     smart_format: bool = False
+    numerals: bool = False
+    # `keyterm=` (repeatable) then `keywords=word:boost` (highest boost first): written
+    # before the earlier text in every decode of this stream's channels, so the model
+    # spells them as given. At most MAX_KEYTERM_CHARS in all; the rest is reported.
+    keyterms: tuple[str, ...] = ()
+    # query parameters this server does not act on, or acts on only in part: reported in
+    # `Metadata.warnings` (live) and `metadata.warnings` (pre-recorded), never an error
+    warnings: tuple[ParamWarning, ...] = ()
     record: bool = False  # also send `Record` messages (the transcript of record) to this client
     # Deepgram's `redact` (repeatable or comma-separated: pci, pii, numbers, name, ...),
     # lower-cased, `false` dropped: what this client's own results have removed
@@ -137,6 +174,11 @@ class StreamOptions:
     @property
     def separate_channels(self) -> bool:
         return self.channels > 1 and self.multichannel is not False
+
+    @property
+    def keyterm_prompt(self) -> str:
+        """The key terms as the text decodes of this stream are prompted with."""
+        return ", ".join(self.keyterms) + "." if self.keyterms else ""
 
     @property
     def bytes_per_sample(self) -> int:
@@ -183,13 +225,76 @@ def _redact(values: list[str]) -> tuple[str, ...]:
     return tuple(out)
 
 
-def parse_stream_query(query: str) -> StreamOptions:
+def _keyterms(keyterm: list[str], keywords: list[str]) -> tuple[tuple[str, ...], list[ParamWarning]]:
+    """`keyterm=phrase` (Nova-3) in the order given, then `keywords=word:boost` (Nova-2)
+    by boost, highest first (ties keep their order), once each, up to MAX_KEYTERM_CHARS.
+
+    The boost only orders: a prompt has no weights. A boost of 0 or less (Deepgram's
+    suppression) cannot be had from a prompt and is reported, as are terms past the budget.
+    """
+    warnings: list[ParamWarning] = []
+    boosted: list[tuple[float, str]] = []
+    for raw in keywords:
+        word, sep, boost = raw.rpartition(":")
+        try:
+            b = float(boost) if sep else 1.0
+        except ValueError:
+            word, b = raw, 1.0
+        word = word if sep and word else raw
+        if not math.isfinite(b) or b <= 0:
+            warnings.append(ParamWarning("keywords", "unsupported",
+                                         f"{raw[:60]!r}: suppressing a word (boost 0 or less) is not supported; ignored"))
+            continue
+        boosted.append((b, word))
+    boosted.sort(key=lambda x: -x[0])
+    out: list[str] = []
+    dropped: dict[str, list[str]] = {}
+    used = 0
+    for param, raw in [("keyterm", t) for t in keyterm] + [("keywords", w) for _, w in boosted]:
+        t = " ".join("".join(c if c.isprintable() else " " for c in raw).split())
+        if not t or t.lower() in (x.lower() for x in out):
+            continue
+        cost = len(t) + (2 if out else 0)  # ", " between terms
+        if used + cost > MAX_KEYTERM_CHARS:
+            dropped.setdefault(param, []).append(t[:40])
+            continue
+        out.append(t)
+        used += cost
+    for param, terms in dropped.items():
+        more = f" and {len(terms) - 5} more" if len(terms) > 5 else ""
+        warnings.append(ParamWarning(param, "dropped",
+                                     f"key terms are limited to {MAX_KEYTERM_CHARS} characters in all; "
+                                     f"not used: {', '.join(terms[:5])}{more}"))
+    return tuple(out), warnings
+
+
+def _unacted(names: list[str], also: frozenset[str]) -> list[ParamWarning]:
+    """A warning per parameter this server does not act on (Deepgram's or unknown)."""
+    out: list[ParamWarning] = []
+    for name in names:
+        if name in STREAM_PARAMS or name in also:
+            continue
+        shown = "".join(c for c in name if c.isprintable())[:40]
+        if name in MODEL_PARAMS:
+            out.append(ParamWarning(shown, "unsupported", "the server's own model transcribes every stream; ignored"))
+        else:
+            out.append(ParamWarning(shown, "unsupported", "not supported; ignored"))
+    if len(out) > MAX_WARNINGS:
+        rest = len(out) - MAX_WARNINGS + 1
+        out = out[:MAX_WARNINGS - 1] + [ParamWarning("*", "unsupported", f"{rest} more parameters not supported; ignored")]
+    return out
+
+
+def parse_stream_query(query: str, also: frozenset[str] = frozenset()) -> StreamOptions:
     """Parse and validate a `/v1/listen` query string into `StreamOptions`.
 
-    Unknown parameters are ignored (Deepgram clients send many we do not need);
-    known ones with unusable values raise `OptionError` with a readable reason.
+    Parameters the server does not act on never fail the stream (Deepgram clients send
+    many): they are listed in `warnings`, with those it acts on only in part. Known
+    ones with unusable values raise `OptionError` with a readable reason. `also`:
+    parameters the caller reads itself (the pre-recorded API's `utterances`...).
     """
-    q = {k: v[-1] for k, v in parse_qs(query, keep_blank_values=True).items()}
+    multi = parse_qs(query, keep_blank_values=True)
+    q = {k: v[-1] for k, v in multi.items()}
     o = StreamOptions()
     if "encoding" in q:
         enc = q["encoding"].strip().lower()
@@ -234,6 +339,8 @@ def parse_stream_query(query: str) -> StreamOptions:
         o.punctuate = _bool("punctuate", q["punctuate"])
     if "smart_format" in q:
         o.smart_format = _bool("smart_format", q["smart_format"])
+    if "numerals" in q:
+        o.numerals = _bool("numerals", q["numerals"])
     if "record" in q:
         o.record = _bool("record", q["record"])
     if "redact" in q:
@@ -248,6 +355,12 @@ def parse_stream_query(query: str) -> StreamOptions:
         if not roles or len(roles) > MAX_CHANNELS:
             raise OptionError("roles must list one name per channel, e.g. roles=agent,customer")
         o.roles = roles
+    o.keyterms, warnings = _keyterms(multi.get("keyterm", []), multi.get("keywords", []))
+    if o.smart_format:
+        warnings.append(ParamWarning(
+            "smart_format", "partial", "numerals and punctuation only; dates, times, currency, phone numbers, "
+            "e-mails, URLs and paragraphs are left as the model writes them"))
+    o.warnings = tuple(warnings + _unacted(list(multi), also))
     return o
 
 

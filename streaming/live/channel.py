@@ -159,8 +159,10 @@ class ChannelTranscriber:
         utterance_end_ms: int | None = None,
         language: str | None = None,
         final_beam: int | None = None,
+        prompt_text: str = "",
     ) -> None:
         self.key = key
+        self.prompt_text = prompt_text  # the stream's key terms: before every decode's context
         self.channel = channel
         self.o = options or SegmenterOptions()
         self.endpointing_ms = endpointing_ms
@@ -229,6 +231,7 @@ class ChannelTranscriber:
             language=self.language,
             beam_size=beams.get(kind),
             prompt_tokens=prompt,
+            prompt_text=self.prompt_text,
             priority=self.priority,
         )
 

@@ -88,6 +88,7 @@ class CallSession:
                 utterance_end_ms=options.utterance_end_ms,
                 language=options.language,
                 final_beam=final_beam,
+                prompt_text=options.keyterm_prompt,
             )
             self.channels[key].record_beam = record_beam
         self._sha = hashlib.sha256()
@@ -202,7 +203,10 @@ class CallSession:
             created=self.created,
             sha256=self._sha.hexdigest(),
             extra={"finals": self.finals_sent, "records": self.records_sent,
-                   "ignored_bytes": self.late_bytes},
+                   "ignored_bytes": self.late_bytes,
+                   # parameters not acted on (or in part): Deepgram's SDKs keep extra fields
+                   **({"warnings": [w.as_json() for w in self.options.warnings]}
+                      if self.options.warnings else {})},
         )
         return [Send(meta), self.closing]
 

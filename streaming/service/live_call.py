@@ -24,6 +24,7 @@ from websockets.exceptions import ConnectionClosed
 from assist.api import Redactor, redaction_kinds
 from streaming.asr.base import DecodeRequest
 from streaming.asr.scheduler import InferenceScheduler
+from streaming.live.formatting import TextFormat
 from streaming.live.protocol import CloseCode, ErrorCode, error_message
 from streaming.live.session import CallSession, Close, Out, Send
 from streaming.options import SegmenterOptions, ServerOptions
@@ -80,6 +81,9 @@ class LiveCall:
         # desktops, still get the words as said (docs/security.md)
         self._redactor = (Redactor(kinds=redaction_kinds(session.options.redact))
                           if session.options.redact else None)
+        # `numerals` / `smart_format` / `punctuate`: this softphone's own text, after redaction
+        o = session.options
+        self._format = TextFormat.of(numerals=o.numerals, smart_format=o.smart_format, punctuate=o.punctuate)
         # the audio of recent records, for field-aware decoding: by (channel, start) while
         # decoding, then by record id once the Record is out
         self._record_reqs: dict[tuple[str, float], DecodeRequest] = {}
@@ -237,7 +241,9 @@ class LiveCall:
         if mode in ("both", "nbest"):
             asks.append(replace(req, key=req.key + "/field", num_hypotheses=n, created=time.monotonic()))
         if mode in ("both", "prompt") and prompt:
-            asks.append(replace(req, key=req.key + "/field", num_hypotheses=n, prompt_text=prompt,
+            # behind the stream's key terms, if it has any (they stay in every decode)
+            asks.append(replace(req, key=req.key + "/field", num_hypotheses=n,
+                                prompt_text=" ".join(p for p in (req.prompt_text, prompt) if p),
                                 prompt_tokens=(), created=time.monotonic()))
         hyps = await asyncio.gather(*(self.server.scheduler.decode(a) for a in asks))
         return [h.alternatives for h in hyps if h is not None and not h.rejected and h.alternatives]
@@ -291,6 +297,7 @@ class LiveCall:
                 out = msg
                 if self._redactor is not None and msg.get("type") in ("Results", "Record"):
                     out = self._redactor.event(msg)
+                out = self._format.message(out)
                 try:
                     await self.ws.send(json.dumps(out))
                 except ConnectionClosed:

@@ -37,6 +37,7 @@ from urllib.parse import parse_qs
 
 from streaming.asr.scheduler import InferenceScheduler
 from streaming.audio.files import AudioFileError, AudioStream
+from streaming.live.formatting import TextFormat
 from streaming.live.protocol import ErrorCode, new_request_id
 from streaming.live.session import CallSession
 from streaming.options import (
@@ -72,6 +73,7 @@ from streaming.service.recording import (
 log = logging.getLogger("souffleur")
 
 JSON_PEEK_BYTES = 64 * 1024  # a JSON body ({"url": …}) is read this far to say why it is refused
+PRERECORDED_PARAMS = frozenset({"utterances", "utt_split"})  # read here, beside the live ones
 
 
 @dataclass(frozen=True)
@@ -175,7 +177,7 @@ def _options(host: PrerecordedHost, request: HttpRequest) -> tuple[StreamOptions
     query = request.query
     q = {k: v[-1] for k, v in parse_qs(query, keep_blank_values=True).items()}
     try:
-        opts = parse_stream_query(query)
+        opts = parse_stream_query(query, also=PRERECORDED_PARAMS)
     except OptionError as e:
         raise HttpError(400, ErrorCode.BAD_PARAMETER, str(e)) from None
     if (problem := host.language_problem(opts)) is not None:  # as live: the model decides
@@ -183,7 +185,9 @@ def _options(host: PrerecordedHost, request: HttpRequest) -> tuple[StreamOptions
     raw = "encoding" in q
     if raw and "sample_rate" not in q and opts.encoding in ("mulaw", "alaw"):
         opts.sample_rate = 8000  # G.711 is 8 kHz unless told otherwise
-    shape: dict[str, Any] = {"utterances": False, "utt_split": DEFAULT_UTT_SPLIT_S, "redact": opts.redact}
+    shape: dict[str, Any] = {"utterances": False, "utt_split": DEFAULT_UTT_SPLIT_S, "redact": opts.redact,
+                             "text_format": TextFormat.of(numerals=opts.numerals, smart_format=opts.smart_format,
+                                                          punctuate=opts.punctuate)}
     try:
         if "utterances" in q:
             shape["utterances"] = _flag("utterances", q["utterances"])
@@ -291,7 +295,8 @@ async def _transcribe(host: PrerecordedHost, stream: AudioStream, opts: StreamOp
                         f"multichannel=true takes 1 or 2 channels; this recording has {stream.channels}")
     request_id = new_request_id()
     sopts = recording_options(stream, multichannel=multichannel, language=opts.language,
-                              call_id=opts.call_id or token_call or request_id, roles=opts.roles)
+                              call_id=opts.call_id or token_call or request_id, roles=opts.roles,
+                              keyterms=opts.keyterms)
     session = CallSession(sopts, recording_segmenter(host.segmenter), model_name=host.model_name,
                           final_beam=host.asr.final_beam_size, record_beam=host.asr.record_beam_size,
                           max_frame_bytes=1 << 26, request_id=request_id)
@@ -310,6 +315,7 @@ async def _transcribe(host: PrerecordedHost, stream: AudioStream, opts: StreamOp
     finally:
         gone.cancel()
     shape = ResponseShape(channels=stream.channels if multichannel else 1, roles=opts.roles, **shape_args)
+    warnings = {"warnings": [w.as_json() for w in opts.warnings]} if opts.warnings else None
     return prerecorded_response(messages, shape, request_id=request_id, sha256=sha256,
                                 duration=stream.duration, model_name=host.model_name,
-                                created=session.created)
+                                created=session.created, extra_metadata=warnings)

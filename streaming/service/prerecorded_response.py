@@ -20,8 +20,10 @@ from __future__ import annotations
 
 import time
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
+
+from streaming.live.formatting import TextFormat
 
 DEFAULT_UTT_SPLIT_S = 0.8  # Deepgram's default; the records already end at 0.8 s pauses
 
@@ -35,6 +37,7 @@ class ResponseShape:
     utt_split: float = DEFAULT_UTT_SPLIT_S
     redact: tuple[str, ...] = ()  # Deepgram's redact kinds (pci, name, pii…); () keeps the words
     roles: tuple[str, ...] = ()  # names of the channels (multichannel): an extra `role` on utterances
+    text_format: TextFormat = field(default_factory=TextFormat)  # numerals / smart_format / punctuate
 
 
 def records_of(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -58,6 +61,7 @@ def prerecorded_response(messages: list[dict[str, Any]], shape: ResponseShape, *
     records = records_of(messages)
     if shape.redact:
         records = redacted_records(records, shape.redact)
+    records = [shape.text_format.message(r) for r in records]
     channels = [_channel([r for r in records if _channel_of(r, shape) == c]) for c in range(shape.channels)]
     created = time.time() if created is None else created
     doc: dict[str, Any] = {

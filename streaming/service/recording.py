@@ -38,10 +38,10 @@ def recording_segmenter(base: SegmenterOptions) -> SegmenterOptions:
 
 
 def recording_options(stream: AudioStream, *, multichannel: bool, language: str | None,
-                      call_id: str, roles: tuple[str, ...]) -> StreamOptions:
+                      call_id: str, roles: tuple[str, ...], keyterms: tuple[str, ...] = ()) -> StreamOptions:
     return StreamOptions(encoding=stream.encoding, sample_rate=stream.rate, channels=stream.channels,
                          multichannel=multichannel, interim_results=False, endpointing_ms=None,
-                         language=language, call_id=call_id, roles=roles)
+                         language=language, call_id=call_id, roles=roles, keyterms=keyterms)
 
 
 class RecordingRun:

@@ -43,3 +43,6 @@ def test_python_sdk_live_stream(server, offline):  # noqa: F811
     assert wer(said, finals) <= wer(said, offline(audio[:, 0], rate)) + 0.15, finals
     words = [w for r in results if r.is_final for w in r.channel.alternatives[0].words]
     assert words and all(w.start <= w.end for w in words)
+    # a parameter the server does not act on (model=nova-3: its own model transcribes) is
+    # listed in Metadata, which the SDK keeps as an extra field of its typed model
+    assert "model" in [w["parameter"] for w in messages[-1].warnings]
