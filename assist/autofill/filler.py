@@ -281,6 +281,7 @@ class FormFiller(RedecodeMixin):
                 k = turn.low.find(fold(cur.value))
                 if k >= 0 and not any(e.segment_id == turn.seg.segment_id for e in cur.evidence):
                     self._add_evidence(cur, [evidence_at(turn, k, k + len(cur.value))], 0.05)
+                    self._read_back.append(cur)  # heard the same from the agent: a "yes" confirms it
                     out.append(cur)
         self._update_expectation(turn)
         for fv in self._read_back:  # "So that's 5192 0374?" - "No, 0375": the field is open again
