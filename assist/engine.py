@@ -103,6 +103,16 @@ class AssistSession:
         self.timings.append(time.perf_counter() - t0)
         return out
 
+    @property
+    def from_audio(self) -> bool:
+        """Segments come from speech recognition: values no validator checks need a second
+        hearing to be shown as filled (the service sets it for live calls)."""
+        return self.filler.from_audio
+
+    @from_audio.setter
+    def from_audio(self, value: bool) -> None:
+        self.filler.from_audio = value
+
     def field_request(self, segment_id: str) -> FieldRequest | None:
         """After a caller turn: the fields to decode it again for (field-aware decoding)."""
         return self._safe(lambda: self.filler.field_request(segment_id), "autofill", None)

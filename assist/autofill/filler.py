@@ -19,6 +19,7 @@ import datetime as dt
 import re
 
 from assist.autofill.addresses import ADDRESS_FAMILY, CityFamily, StreetFamily
+from assist.autofill.alternatives import UNCHECKED, UNCHECKED_CAP
 from assist.autofill.base import (
     Cand,
     Extractor,
@@ -49,7 +50,7 @@ from assist.autofill.emails import EmailFamily
 from assist.autofill.names import NameFamily, name_at
 from assist.autofill.numbers import NumbersFamily
 from assist.autofill.proposals import find_in_transcript, normalise
-from assist.autofill.redecode import CONFIRMED_FLOOR, RedecodeMixin
+from assist.autofill.redecode import CONFIRMED_FLOOR, SPELLED_CONF, RedecodeMixin
 from assist.forms import FieldSpec, FormSpec, load_form
 from assist.grounding import span_confidence
 from assist.spoken import SEP_WORDS, fold, spoken_alnum
@@ -70,6 +71,9 @@ class FormFiller(RedecodeMixin):
 
     MIN_CONFIDENCE = 0.5  # below this a suggestion is shown but not part of `values()`
     families = FAMILIES
+    # The segments come from speech recognition (a live call), not a written transcript: a
+    # value no validator checks then needs a second hearing to be shown as filled.
+    from_audio = False
 
     def __init__(self, form: FormSpec | None = None, language: str = "en",
                  today: dt.date | None = None) -> None:
@@ -458,7 +462,15 @@ class FormFiller(RedecodeMixin):
         if new:
             fv.evidence.extend(new)
             if fv.status == "proposed":
-                fv.confidence = min(0.99, fv.confidence + boost)
+                fv.confidence = max(fv.confidence, min(self._ceiling(fv), fv.confidence + boost))
+
+    def _ceiling(self, fv: FormValue) -> float:
+        """How high more evidence may take a value: from audio, a value no validator checks
+        (a name, an e-mail address) stays below the display threshold until the caller
+        confirms the agent's read-back (the agent's own words may be misheard the same way)."""
+        if self.from_audio and self.ftype(fv.field) in UNCHECKED and not fv.confirmed:
+            return UNCHECKED_CAP
+        return 0.99
 
     def _commit(self, c: Cand, source: str = "rules") -> FormValue | None:
         spec = self.form.field(c.field)
@@ -476,9 +488,13 @@ class FormFiller(RedecodeMixin):
                 spec.type in ("date_of_birth", "person_name", "bsn"):
             return None  # a second birth date nobody asked for is someone else's
         seg_conf = min((self._span_conf(e) for e in c.evidence), default=1.0)
+        conf = c.conf * (0.6 + 0.4 * seg_conf)
+        spelled = spec.type == "person_name" and c.conf >= SPELLED_CONF  # "Greaves, G-R-E-A-V-E-S"
+        if self.from_audio and spec.type in UNCHECKED and not spelled:
+            conf = min(conf, UNCHECKED_CAP)  # one hearing of a name or an address (see _ceiling)
         fv = FormValue(
             id=self._next_id(), field=c.field, value=c.value,
-            confidence=round(max(0.0, min(0.99, c.conf * (0.6 + 0.4 * seg_conf))), 3),
+            confidence=round(max(0.0, min(0.99, conf)), 3),
             evidence=list(c.evidence), replaces=cur.id if cur is not None else None,
             correction=c.correction and (cur is not None or c.field in self.blocked_recent),
             source=source, label=spec.label_for(self.language))

@@ -31,7 +31,11 @@ CONFIRMED_FLOOR = 0.93  # the agent read the value back and the caller said yes
 REPAIRED_CONF = 0.45  # a checksum repaired by us: shown to check, never part of the form's values
 SPELLED_CONF = 0.9
 SUSPECT_CAP = 0.7  # a reading that may have lost a digit or left one over: the agent checks it
-LONGER_WINS = 0.3  # the longer reading's share at which it is offered instead  # a family's confidence when the caller's spelling matched the value (names)
+LONGER_WINS = 0.3  # the longer reading's share at which it is offered instead
+# Dictated values with no checksum: filled only when every valid reading agrees. A digit
+# count or a postcode shape lets a misheard value through as easily as the right one.
+UNANIMOUS = frozenset({"reference", "phone", "postcode"})
+DIVIDED_CAP = 0.75  # a family's confidence when the caller's spelling matched the value (names)
 # what "please check" may show for a dictated value no hypothesis made valid
 CHECK_TYPES = frozenset({"reference", "iban", "bsn", "phone", "postcode"})
 KEEP_TURNS = 8  # how far back an answer may still arrive (the decode is queued under load)
@@ -125,8 +129,8 @@ class RedecodeMixin:
                             got[c.field] = (c.value, c.conf, c.evidence[0].char_start if c.evidence else c.pos)
                     for f, (v, conf, pos) in got.items():
                         choices[f].support[v] = choices[f].support.get(v, 0.0) + p / len(decodes)
-                        if conf >= SPELLED_CONF:
-                            choices[f].spelled.add(v)
+                        if conf >= SPELLED_CONF and self.ftype(f) == "person_name":
+                            choices[f].spelled.add(v)  # the names family: spelling matched the word
                         if self.ftype(f) in ("postcode", "reference") and _leftover(alt, v, pos):
                             choices[f].suspect.add(v)
                     for ch in choices.values():
@@ -168,6 +172,8 @@ class RedecodeMixin:
         if switched and longer is not None:
             best, w = longer
         cap = SUSPECT_CAP if suspect else 1.0
+        if ftype in UNANIMOUS and len(ranked) > 1:
+            cap = min(cap, DIVIDED_CAP)  # another valid reading was heard: the agent chooses
         second = max((s for v, s in ranked if v != best), default=0.0)
         if cur is not None and cur.value == best:
             if cur.status != "proposed":

@@ -58,6 +58,8 @@ class CallPipeline:
         self._refining: asyncio.Task | None = None
         # field-aware decoding: the call's `LiveCall.redecode` (None: batch, text, tests)
         self.redecode = redecode
+        if self.assist is not None and redecode is not None and hasattr(self.assist, "from_audio"):
+            self.assist.from_audio = True
         self._redecodes: set[asyncio.Task] = set()
         # With the transcript of record on (the default), the assistant reads `Record`
         # messages: whole utterances decoded once, never the early-committed pieces.

@@ -219,3 +219,28 @@ def test_a_value_read_from_part_of_a_longer_run_is_a_check():
     _say(f, "c1", "customer", "Postcode G 12 A Q Q.")
     out = f.on_alternatives("c1", [[("Postcode G 12 A Q Q.", -1.0), ("Postcode G12 AQQ.", -1.2)]])
     assert all(v.display == "check" for v in out if v.field == "postcode")
+
+
+def test_a_dictated_number_with_another_valid_reading_is_a_check_showing_both():
+    f = _filler()
+    _say(f, "a1", "agent", "What's your customer number?")
+    _say(f, "c1", "customer", "It's 5192 0374.")
+    (fv,) = f.on_alternatives("c1", [[("It's 5192 0374.", -0.5), ("It's 5192 HB74.", -3.0)]])
+    assert fv.value == "51920374" and fv.display == "check" and fv.alternatives == ["5192HB74"]
+
+
+def test_from_audio_an_e_mail_heard_once_is_a_check_even_when_the_agent_repeats_it():
+    f = _filler()
+    f.from_audio = True
+    _say(f, "a1", "agent", "What's your email address?")
+    (fv,) = _say(f, "c1", "customer", "It's grace dot adami at example dot net.")
+    assert fv.display == "check"
+    _say(f, "a2", "agent", "Lovely, grace dot adami at example dot net.")
+    assert f.current()["email"].display == "check"  # the agent's words may be misheard alike
+    _say(f, "a3", "agent", "So that's grace.adami@example.net, is that right?")
+    _say(f, "c3", "customer", "Yes, that's right.")
+    assert f.current()["email"].confirmed and f.current()["email"].display == "filled"
+    text = _filler()  # a written transcript: no second hearing needed
+    _say(text, "a1", "agent", "What's your email address?")
+    (fv,) = _say(text, "c1", "customer", "It's grace dot adami at example dot net.")
+    assert fv.display == "filled"
