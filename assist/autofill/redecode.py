@@ -29,13 +29,13 @@ from assist.validators import iban_repairs, iban_valid
 
 CONFIRMED_FLOOR = 0.93  # the agent read the value back and the caller said yes
 REPAIRED_CONF = 0.45  # a checksum repaired by us: shown to check, never part of the form's values
-SPELLED_CONF = 0.9
+SPELLED_CONF = 0.9  # a names-family confidence when the caller's spelling matched the value
 SUSPECT_CAP = 0.7  # a reading that may have lost a digit or left one over: the agent checks it
 LONGER_WINS = 0.3  # the longer reading's share at which it is offered instead
 # Dictated values with no checksum: filled only when every valid reading agrees. A digit
 # count or a postcode shape lets a misheard value through as easily as the right one.
 UNANIMOUS = frozenset({"reference", "phone", "postcode"})
-DIVIDED_CAP = 0.75  # a family's confidence when the caller's spelling matched the value (names)
+DIVIDED_CAP = 0.75  # another valid reading was heard: the agent chooses
 # what "please check" may show for a dictated value no hypothesis made valid
 CHECK_TYPES = frozenset({"reference", "iban", "bsn", "phone", "postcode"})
 KEEP_TURNS = 8  # how far back an answer may still arrive (the decode is queued under load)
