@@ -149,6 +149,7 @@ class StreamOptions:
     # model refuses the call instead of answering everything in English.
     language: str | None = None
     detect_language: bool = False
+    detect_languages: tuple[str, ...] = ()  # what detection may choose from (server's list when empty)
     call_id: str = ""
     roles: tuple[str, ...] = ("agent", "customer")
     # Deepgram's text switches, applied to this client's own Results/Record and to a
@@ -332,9 +333,21 @@ def parse_stream_query(query: str, also: frozenset[str] = frozenset()) -> Stream
             raise OptionError(f"language must be a code like en or nl, or {MULTI_LANGUAGE}; got {q['language']!r}")
         else:
             o.language = lang
-    if "detect_language" in q and _bool("detect_language", q["detect_language"]):
-        # Deepgram's switch; it wins over a fixed language, as it does there
-        o.detect_language, o.language = True, None
+    if "detect_language" in q:
+        # Deepgram's switch, or the languages detection may choose from
+        # (`detect_language=nl&detect_language=en`, or `nl,en`): a Benelux line that takes
+        # Dutch and English calls must not label a Dutch caller Afrikaans. It wins over a
+        # fixed language, as it does there.
+        given = [c.strip().lower() for v in parse_qs(query, keep_blank_values=True)["detect_language"]
+                 for c in v.split(",") if c.strip()]
+        codes = tuple(dict.fromkeys(c.split("-")[0] for c in given if c not in ("true", "false")))
+        if codes:
+            bad = [c for c in codes if not c.isalpha() or not 2 <= len(c) <= 3]
+            if bad:
+                raise OptionError(f"detect_language takes true, false or language codes like nl,en; got {bad}")
+            o.detect_language, o.language, o.detect_languages = True, None, codes
+        elif _bool("detect_language", q["detect_language"]):
+            o.detect_language, o.language = True, None
     if "punctuate" in q:
         o.punctuate = _bool("punctuate", q["punctuate"])
     if "smart_format" in q:

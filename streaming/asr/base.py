@@ -37,6 +37,7 @@ class DecodeRequest:
     seq: int
     prefix_tokens: tuple[int, ...] = ()
     language: str | None = None
+    languages: tuple[str, ...] = ()  # with language None: what detection may choose from (this call's)
     prompt_tokens: tuple[int, ...] = ()  # earlier text given as context (<|startofprev|>), not forced
     priority: int = 0  # 0: a real-time call; 1: a stream sent faster than real time (served last)
     beam_size: int | None = None

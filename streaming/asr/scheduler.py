@@ -291,7 +291,7 @@ def _compatible(a: DecodeRequest, b: DecodeRequest) -> bool:
     may differ in prompt text (key terms, field prompts): once their channels have said
     enough, their contexts are all equally long. Live decodes have no earlier text, so
     different prompt texts would only be split again (streams with the same key terms batch)."""
-    if a.kind != b.kind or a.beam_size != b.beam_size or a.language != b.language:
+    if a.kind != b.kind or a.beam_size != b.beam_size or a.language != b.language or a.languages != b.languages:
         return False
     if a.num_hypotheses != b.num_hypotheses or (a.prompt_text != b.prompt_text and a.kind != "record"):
         return False

@@ -128,12 +128,12 @@ class WhisperRecognizer:
             return "en"
         return requested or self.options.language
 
-    def _pick_language(self, detected: list[tuple[str, float]]) -> str:
+    def _pick_language(self, detected: list[tuple[str, float]], allowed: tuple[str, ...] = ()) -> str:
         """The most probable language, among `detect_languages` when those are set.
 
         `detected` is CTranslate2's ranking over every language ("<|nl|>", p), best first.
         """
-        allowed = self.options.detect_languages
+        allowed = allowed or self.options.detect_languages
         codes = [tok.strip("<|>") for tok, _ in detected]
         return next((c for c in codes if c in allowed), codes[0]) if allowed else codes[0]
 
@@ -169,7 +169,9 @@ class WhisperRecognizer:
         groups: dict[tuple[int, int, int], list[int]] = {}
         for i, r in enumerate(requests):
             frames = self.frames_for(r) if records else 0
-            key = (frames, len(self._context(r, self.tokenizer(r.language))), r.num_hypotheses)
+            # (the context's length does not depend on the language: one vocabulary; a call
+            # that detects its language per decode has none yet)
+            key = (frames, len(self._context(r, self.tokenizer(r.language or "en"))), r.num_hypotheses)
             groups.setdefault(key, []).append(i)
         hyps: list[Hypothesis] = [None] * len(requests)  # type: ignore[list-item]
         for (frames, _, _), idx in groups.items():
@@ -198,7 +200,8 @@ class WhisperRecognizer:
         langs = [self.default_language(r.language) for r in requests]
         if self.multilingual and any(lang is None for lang in langs):
             detected = self.model.model.detect_language(enc)
-            langs = [lang or self._pick_language(det) for lang, det in zip(langs, detected, strict=True)]
+            langs = [lang or self._pick_language(det, r.languages)
+                     for r, lang, det in zip(requests, langs, detected, strict=True)]
         prompts, toks = [], []
         for r, lang in zip(requests, langs, strict=True):
             tok = self.tokenizer(lang)

@@ -160,8 +160,10 @@ class ChannelTranscriber:
         language: str | None = None,
         final_beam: int | None = None,
         prompt_text: str = "",
+        languages: tuple[str, ...] = (),
     ) -> None:
         self.key = key
+        self.languages = languages  # what detection may choose from, when language is None
         self.prompt_text = prompt_text  # the stream's key terms: before every decode's context
         self.channel = channel
         self.o = options or SegmenterOptions()
@@ -232,6 +234,7 @@ class ChannelTranscriber:
             beam_size=beams.get(kind),
             prompt_tokens=prompt,
             prompt_text=self.prompt_text,
+            languages=self.languages,
             priority=self.priority,
         )
 

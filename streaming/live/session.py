@@ -89,6 +89,7 @@ class CallSession:
                 language=options.language,
                 final_beam=final_beam,
                 prompt_text=options.keyterm_prompt,
+                languages=options.detect_languages,
             )
             self.channels[key].record_beam = record_beam
         self._sha = hashlib.sha256()

@@ -308,6 +308,9 @@ class SouffleurServer:
         known = getattr(self.recognizer, "languages", None)
         if multilingual and opts.language and known and opts.language not in known:
             return f"language={opts.language} is not a language {self.model_name} knows (e.g. en, nl, de, fr, multi)"
+        unknown = [c for c in opts.detect_languages if known and c not in known]
+        if multilingual and unknown:
+            return f"detect_language={','.join(unknown)}: not languages {self.model_name} knows (e.g. en, nl, de, fr)"
         return None
 
     async def listen(self, ws: ServerConnection, query: str) -> None:

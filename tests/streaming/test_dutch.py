@@ -180,3 +180,31 @@ def test_mixed_call_with_language_multi_labels_each_utterance(base_server):
     for m in records:  # the assistant reads the record's language, not the call's default
         seg = segment_from_results(m, "en")
         assert seg is not None and seg.language == spans[utterance(m)][0]
+
+
+def test_a_call_names_the_languages_detection_may_choose_from():
+    """Deepgram's `detect_language=nl&detect_language=en` (or `nl,en`): a per-call list."""
+    for q in ("detect_language=nl&detect_language=en", "detect_language=nl,en", "detect_language=NL-be,en"):
+        o = parse_stream_query(q)
+        assert o.detect_language and o.language is None and o.detect_languages == ("nl", "en"), q
+    assert parse_stream_query("detect_language=true").detect_languages == ()
+    with pytest.raises(OptionError):
+        parse_stream_query("detect_language=n1")
+
+
+def test_the_per_call_list_limits_what_detection_chooses(base_server):
+    """The same Dutch speech, detected among the server's list (nl, en) and among a call's
+    own list that leaves Dutch out: the call's list wins, per utterance; unknown codes are
+    refused before any audio."""
+    x = np.concatenate([gap(0.5), speech(NL[0]), gap(0.3), speech(NL[1]), gap(GAP_S)])  # one utterance
+
+    def languages(query: str) -> set[str]:
+        url = f"{base_server.url}/v1/listen?encoding=linear16&sample_rate={RATE}&record=true&{query}"
+        res = run(stream_frames(url, audio_frames(x[:, None], RATE), realtime=False))
+        assert res.close_code == 1000, res.close_reason
+        return {m["channel"]["alternatives"][0]["languages"][0] for m in res.of_type("Record")}
+
+    assert languages("detect_language=true") == {"nl"}
+    assert languages("detect_language=de,fr") <= {"de", "fr"}
+    res = run(stream_frames(f"{base_server.url}/v1/listen?detect_language=nl,zz", [], realtime=False))
+    assert res.close_code == 1003 and "zz" in res.of_type("Error")[0]["err_msg"]
