@@ -9,6 +9,7 @@ compliance alerts inform but do not escalate.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -66,6 +67,9 @@ class AlertEngine:
     raised: dict[str, dict[str, Any]] = field(default_factory=dict)  # kind -> event
     _negative_run: list[SentimentScore] = field(default_factory=list)
     _counter: int = 0
+    # supervisor controls (assist.controls): (kind such as "vulnerability.health", confidence)
+    # -> may it be raised? One it stops is not marked raised, so it can be raised once allowed.
+    allow: Callable[[str, float], bool] = lambda kind, confidence: True
 
     @property
     def escalated(self) -> bool:
@@ -139,7 +143,7 @@ class AlertEngine:
 
     def _raise(self, kind: str, severity: str, escalate: bool, ev: list[Evidence],
                confidence: float) -> list[dict[str, Any]]:
-        if kind in self.raised or not ev:
+        if kind in self.raised or not ev or not self.allow(kind, confidence):
             return []
         self._counter += 1
         lang = self.language if self.language in ("en", "nl") else "en"

@@ -10,6 +10,10 @@ from __future__ import annotations
 
 from assist.analysis import analyze
 from assist.autofill.alternatives import FieldRequest
+from assist.control_targets import check_target, control_targets
+from assist.controls import ACTIONS as CONTROL_ACTIONS
+from assist.controls import TARGET_KINDS as CONTROL_TARGETS
+from assist.controls import Control, ControlError, ControlSet, LiveControls
 from assist.engine import AssistSession
 from assist.feedback import JsonlAuditStore, report
 from assist.knowledge import KnowledgeBase
@@ -19,19 +23,27 @@ from assist.transcript_io import Transcript
 from assist.types import Feedback, Segment, Word
 
 __all__ = [
+    "CONTROL_ACTIONS",
+    "CONTROL_TARGETS",
     "PII_FIELDS",
     "AssistSession",
+    "Control",
+    "ControlError",
+    "ControlSet",
     "Feedback",
     "FieldRequest",
     "JsonlAuditStore",
     "KnowledgeBase",
+    "LiveControls",
     "RedactingAuditStore",
     "Redactor",
     "Segment",
     "Transcript",
     "Word",
     "analyze",
+    "check_target",
     "client_from_env",
+    "control_targets",
     "redaction_kinds",
     "report",
 ]

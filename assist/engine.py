@@ -17,6 +17,7 @@ from typing import Any
 from assist.alerts import AlertEngine
 from assist.autofill import FormFiller, FormValue
 from assist.autofill.alternatives import FieldRequest
+from assist.controls import EMPTY, Context, ControlSet, LiveControls, Verdict
 from assist.feedback import AuditStore, MemoryAuditStore, suggestion_key
 from assist.forms import FormSpec, load_form
 from assist.grounding import evidence as seg_evidence
@@ -40,7 +41,8 @@ class AssistSession:
     def __init__(self, call_id: str, language: str = "en", *, form: FormSpec | str | None = None,
                  kb: KnowledgeBase | None | bool = None, llm: LLMClient | None = None,
                  audit: AuditStore | None = None, playbook: Playbook | None = None,
-                 clock: Callable[[], float] = time.time):
+                 clock: Callable[[], float] = time.time,
+                 controls: ControlSet | LiveControls | None = None):
         self.call_id = call_id
         self.language = language
         self.form = load_form(form) if isinstance(form, str) else (form or load_form())
@@ -67,6 +69,14 @@ class AssistSession:
         self._pending_notices: list[dict[str, Any]] = []
         self._summary: dict[str, Any] | None = None
         self.field_labels = {f.id: f.label_for(language) for f in self.form.fields}
+        # supervisor controls (assist/controls.py): read once per segment, so a change made
+        # during the call applies from the next segment on
+        self.live_controls = controls if isinstance(controls, LiveControls) else LiveControls(controls or EMPTY)
+        self.controls: ControlSet = self.live_controls.get()
+        self.suppressed: list[dict[str, Any]] = []  # what a control stopped (first time per target)
+        self._suppressed_keys: set[tuple[str, str]] = set()
+        self.hints.allow = self._hint_allowed
+        self.alerts.allow = self._alert_allowed
 
     # ------------------------------------------------------------ fast path
 
@@ -76,20 +86,24 @@ class AssistSession:
         if seg.segment_id in self._seen:
             return []  # a re-sent final result must not duplicate suggestions
         self._seen.add(seg.segment_id)
+        self.controls = self.live_controls.get()
         out: list[dict[str, Any]] = []
         self.tracker.observe(seg)
         score = self.sentiment.on_segment(seg)
         out.append(self.sentiment.event(score, seg))
 
         new_values = self._safe(lambda: self.filler.on_segment(seg), "autofill", [])
+        shown_values = []
         for fv in new_values:
             if not fv.evidence:
                 continue  # contract: a value without evidence is never emitted
             self.field_since.setdefault(fv.field, self.tracker.index)
-            out.append(fv.to_event())
+            if self._value_allowed(fv):
+                shown_values.append(fv)
+                out.append(fv.to_event())
 
         out += self.hints.on_segment(HintInput(
-            tracker=self.tracker, new_values=[v for v in new_values if v.evidence],
+            tracker=self.tracker, new_values=shown_values,
             values=self.filler.current(), field_since=self.field_since,
             sentiment=score.score if seg.speaker == "customer" else None,
             field_labels={k: v if v[:2].isupper() else v.lower() for k, v in self.field_labels.items()}))
@@ -120,8 +134,9 @@ class AssistSession:
     def on_alternatives(self, segment_id: str,
                         decodes: list[list[tuple[str, float]]]) -> list[dict[str, Any]]:
         """The n best hypotheses of a caller turn decoded again; returns the changed values."""
+        self.controls = self.live_controls.get()
         values = self._safe(lambda: self.filler.on_alternatives(segment_id, decodes), "autofill", [])
-        out = [fv.to_event() for fv in values if fv.evidence]
+        out = [fv.to_event() for fv in values if fv.evidence and self._value_allowed(fv)]
         out += self._take_notices()
         self._emit(out)
         return out
@@ -134,9 +149,19 @@ class AssistSession:
         # the call so far, ending with this whole turn (a question often follows its own context:
         # "I'd like to add my partner to my policy. Can I do that mid-year?")
         context = [s.text for s in self.tracker.segments[-CONTEXT_SEGMENTS:]]
-        hit = self.kb.answer(question, self.language, context=context, exclude=self._kb_shown) \
-            if self.kb else None
-        if hit is None:
+        kb = self.kb
+        if kb is None:
+            return None
+        stopped = self._stopped_docs(kb)
+        hit = kb.answer(question, self.language, context=context, exclude=self._kb_shown,
+                        exclude_docs=stopped)
+        if stopped:  # would a stopped document have answered? (the report counts what controls stop)
+            raw = kb.answer(question, self.language, context=context, exclude=self._kb_shown)
+            if raw is not None and raw.passage.doc in stopped:
+                self._allowed("kb", [("kb", raw.passage.doc)], None,
+                              doc_version=kb.doc_version(raw.passage.doc))
+        if hit is None or not self._allowed("kb", [("kb", hit.passage.doc)], hit.confidence,
+                                            doc_version=kb.doc_version(hit.passage.doc)):
             return None
         self._kb_shown.append(hit.passage.passage_id)
         p = hit.passage
@@ -184,6 +209,7 @@ class AssistSession:
         if self.finished:
             return []
         self.finished = True
+        self.controls = self.live_controls.get()
         out = self.alerts.finish(self.tracker)
         summary = build_summary(
             self.tracker, self.sentiment, language=self.language,
@@ -224,7 +250,8 @@ class AssistSession:
                                         f"LLM value for {prop['field']} not found in the transcript"))
                 continue
             self.field_since.setdefault(fv.field, self.tracker.index)
-            out.append(fv.to_event())
+            if self._value_allowed(fv):
+                out.append(fv.to_event())
         for h in result.hints:
             ev = [seg_evidence(by_id[i]) for i in h["segment_ids"] if i in by_id]
             event = self.hints.add_external(h["text"], h.get("why", ""), ev, h["confidence"],
@@ -249,6 +276,47 @@ class AssistSession:
             extra.append(refined)
         return out + self._emit_list(extra)
 
+    # ------------------------------------------------------------ supervisor controls
+
+    def _context(self, playbook: str | None = None) -> Context:
+        """The call as controls scope it: its form, and the playbooks whose intents were heard."""
+        books = self.playbook.playbooks_for(self.tracker.intents)
+        if playbook:
+            books.add(playbook)
+        return Context(self.form.name, frozenset(books))
+
+    def _allowed(self, kind: str, targets: list[tuple[str, str]], confidence: float | None,
+                 playbook: str | None = None, doc_version: str | None = None) -> bool:
+        if not self.controls:
+            return True
+        verdict = self.controls.check(targets, confidence, self._context(playbook), doc_version)
+        if verdict is not None:
+            self._note_suppressed(verdict, kind, targets[0][1])
+        return verdict is None
+
+    def _note_suppressed(self, verdict: Verdict, kind: str, target: str) -> None:
+        key = (verdict.control.id, f"{kind}:{target}")
+        if key in self._suppressed_keys:
+            return
+        self._suppressed_keys.add(key)
+        self.suppressed.append({"control": verdict.control.id, "reason": verdict.reason,
+                                "kind": kind, "target": target, "segment": self.tracker.index})
+
+    def _hint_allowed(self, rule: str, playbook: str, strength: float) -> bool:
+        return self._allowed("hint", [("hint", rule), ("playbook", playbook)], strength, playbook)
+
+    def _alert_allowed(self, kind: str, confidence: float) -> bool:
+        return self._allowed("alert", [("alert", kind)], confidence)
+
+    def _value_allowed(self, fv: FormValue) -> bool:
+        return self._allowed("field", [("field", fv.field)], fv.confidence)
+
+    def _stopped_docs(self, kb: KnowledgeBase) -> frozenset[str]:
+        """Documents muted or retired for this call: the knowledge lookup skips them."""
+        if not self.controls:
+            return frozenset()
+        return self.controls.excluded_docs(self._context(), kb.doc_version)
+
     # ------------------------------------------------------------ helpers
 
     def form_values(self) -> dict[str, str]:
@@ -260,7 +328,9 @@ class AssistSession:
     def _final_values(self) -> dict[str, FormValue]:
         """Current suggestions that count as the form's value (confident or agent-confirmed)."""
         final = self.filler.values()
-        return {f: v for f, v in self.filler.current().items() if f in final}
+        ctx = self._context()
+        return {f: v for f, v in self.filler.current().items()
+                if f in final and self.controls.check([("field", f)], None, ctx) is None}
 
     def _emit(self, events: list[dict[str, Any]]) -> None:
         for e in events:

@@ -16,8 +16,13 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any, Protocol
 
+from assist.controls import Control, ControlError
+
 SUGGESTION_TYPES = ("FormValue", "Hint", "KnowledgeAnswer", "Summary")
 ACTIONS = ("accept", "edit", "dismiss")
+# report section -> the control target kind that fixes one of its rows (assist.controls)
+FIX_TARGETS = {"form": "field", "hints": "hint", "knowledge": "kb"}
+EXAMPLES = 3  # evidence examples per ranked row
 
 
 class AuditStore(Protocol):
@@ -98,24 +103,33 @@ def suggestion_key(event: dict[str, Any]) -> str:
 # ---------------------------------------------------------------- report
 
 
-def report(store: AuditStore | Iterable[dict[str, Any]]) -> dict[str, Any]:
+def report(store: AuditStore | Iterable[dict[str, Any]],
+           controls: Iterable[dict[str, Any]] = ()) -> dict[str, Any]:
     """Acceptance, edit (correction) and dismissal rates per field, hint rule and document.
 
     Rates are over suggestions *shown*; a suggestion's final verdict counts (an
     accept later edited is an edit). Suggestions without feedback count as
     'no feedback', so a low acceptance rate is not confused with rejection.
+
+    `ranked`: the rows agents dismiss or correct most, each with a few examples (what
+    was suggested, the words it came from) and the control target that would fix it.
+    `controls`: every supervisor control (from the trail's `control` records, plus
+    `controls` given: the ones in force) with the acceptance of its target before and
+    after it was set (and until it was removed).
     """
     records = store.records() if hasattr(store, "records") else list(store)  # type: ignore[union-attr]
-    shown: dict[tuple[str, str], dict[str, str]] = {}  # (call, sid) -> {type, key}
+    shown: dict[tuple[str, str], dict[str, Any]] = {}  # (call, sid) -> {type, key, ts, event}
     verdict: dict[tuple[str, str], str] = {}
     for r in records:
         sid = (str(r.get("call_id", "")), str(r.get("suggestion_id", "")))
         if r.get("kind") == "suggestion":
             if sid not in shown:
-                shown[sid] = {"type": r.get("suggestion_type", "?"), "key": r.get("key", "?")}
+                shown[sid] = {"type": r.get("suggestion_type", "?"), "key": r.get("key", "?"),
+                              "ts": r.get("ts"), "event": r.get("event") or {}}
         elif r.get("kind") == "feedback" and r.get("action") in ACTIONS:
             verdict[sid] = r["action"]
-            shown.setdefault(sid, {"type": r.get("suggestion_type", "?"), "key": r.get("key", "?")})
+            shown.setdefault(sid, {"type": r.get("suggestion_type", "?"), "key": r.get("key", "?"),
+                                   "ts": r.get("ts"), "event": {}})
 
     groups: dict[str, dict[str, dict[str, int]]] = {}
     for sid, info in shown.items():
@@ -123,12 +137,6 @@ def report(store: AuditStore | Iterable[dict[str, Any]]) -> dict[str, Any]:
             info["key"], {"shown": 0, "accept": 0, "edit": 0, "dismiss": 0, "none": 0})
         row["shown"] += 1
         row[verdict.get(sid, "none")] += 1
-
-    def rates(row: dict[str, int]) -> dict[str, Any]:
-        n = row["shown"] or 1
-        return {**row, "acceptance_rate": round(row["accept"] / n, 3),
-                "edit_rate": round(row["edit"] / n, 3), "dismissal_rate": round(row["dismiss"] / n, 3),
-                "feedback_rate": round((n - row["none"]) / n, 3) if row["shown"] else 0.0}
 
     out: dict[str, Any] = {
         "form": {k: rates(v) for k, v in sorted(groups.get("FormValue", {}).items())},
@@ -143,7 +151,102 @@ def report(store: AuditStore | Iterable[dict[str, Any]]) -> dict[str, Any]:
                 totals[k] += row[k]
     out["totals"] = rates(totals)
     out["calls"] = len({c for c, _ in shown})
+    out["ranked"] = _ranked(out, shown, verdict)
+    out["controls"] = _control_effects(records, list(controls), shown, verdict)
     out["table"] = format_table(out)
+    return out
+
+
+def rates(row: dict[str, int]) -> dict[str, Any]:
+    n = row["shown"] or 1
+    return {**row, "acceptance_rate": round(row["accept"] / n, 3),
+            "edit_rate": round(row["edit"] / n, 3), "dismissal_rate": round(row["dismiss"] / n, 3),
+            "feedback_rate": round((n - row["none"]) / n, 3) if row["shown"] else 0.0}
+
+
+_TYPE_OF = {"form": "FormValue", "hints": "Hint", "knowledge": "KnowledgeAnswer"}
+
+
+def _ranked(rep: dict[str, Any], shown: dict[tuple[str, str], dict[str, Any]],
+            verdict: dict[tuple[str, str], str], limit: int = 10) -> list[dict[str, Any]]:
+    """Rows with dismissals or corrections, most first, with examples and the control that fixes them."""
+    rows = []
+    for section, target in FIX_TARGETS.items():
+        for key, row in rep[section].items():
+            bad = row["dismiss"] + row["edit"]
+            if not bad:
+                continue
+            examples = []
+            for sid, info in shown.items():
+                if len(examples) >= EXAMPLES:
+                    break
+                if info["type"] != _TYPE_OF[section] or info["key"] != key \
+                        or verdict.get(sid) not in ("dismiss", "edit"):
+                    continue
+                e = info["event"]
+                examples.append({"call_id": sid[0], "suggestion_id": sid[1], "action": verdict[sid],
+                                 "suggested": str(e.get("value", e.get("text", "")))[:200],
+                                 "evidence": [str(ev.get("text", ""))[:200] for ev in e.get("evidence", [])[:2]]})
+            rows.append({"section": section, "key": key, "target": target, "target_id": key,
+                         "shown": row["shown"], "dismiss": row["dismiss"], "edit": row["edit"],
+                         "bad_rate": round(bad / row["shown"], 3) if row["shown"] else 0.0,
+                         "examples": examples})
+    rows.sort(key=lambda r: (-(r["dismiss"] + r["edit"]), -r["bad_rate"], r["section"], r["key"]))
+    return rows[:limit]
+
+
+def _matches(c: Control, info: dict[str, Any]) -> bool:
+    """Whether a shown suggestion (or alert) is about the control's target."""
+    t, key, e = info["type"], str(info["key"]), info["event"]
+    if c.target == "field":
+        return t == "FormValue" and c.covers("field", key)
+    if c.target == "hint":
+        return t == "Hint" and c.covers("hint", key)
+    if c.target == "playbook":
+        return t == "Hint" and c.covers("playbook", str(e.get("playbook", "")))
+    if c.target == "kb":
+        return t == "KnowledgeAnswer" and c.covers("kb", key)
+    if c.target == "alert" and t == "Alert":
+        kind = str(e.get("kind", "")) + (f".{e['subkind']}" if e.get("subkind") else "")
+        return c.covers("alert", kind)
+    return False
+
+
+def _control_effects(records: list[dict[str, Any]], current: list[dict[str, Any]],
+                     shown: dict[tuple[str, str], dict[str, Any]],
+                     verdict: dict[tuple[str, str], str]) -> list[dict[str, Any]]:
+    """Per control: acceptance of its target before it was set and while it was in force."""
+    found: dict[str, Control] = {}
+    removed: dict[str, dict[str, Any]] = {}
+    alerts = {(str(r.get("call_id", "")), str(r.get("suggestion_id", ""))):
+              {"type": "Alert", "key": "", "ts": r.get("ts"), "event": r.get("event") or {}}
+              for r in records if r.get("kind") == "alert"}
+    for item in [*(r.get("control") for r in records if r.get("kind") == "control"
+                   and r.get("op") == "add"), *current]:
+        try:
+            c = Control.from_dict(item or {})
+        except ControlError:
+            continue
+        found.setdefault(c.id, c)
+    for r in records:
+        if r.get("kind") == "control" and r.get("op") == "remove":
+            cid = str((r.get("control") or {}).get("id", ""))
+            removed[cid] = {"when": r.get("ts"), "who": r.get("who", ""), "why": r.get("why", "")}
+    out = []
+    for c in sorted(found.values(), key=lambda c: (c.when, c.id)):
+        until = float(removed[c.id]["when"]) if c.id in removed and removed[c.id]["when"] else float("inf")
+        before = {"shown": 0, "accept": 0, "edit": 0, "dismiss": 0, "none": 0}
+        after = dict(before)
+        for sid, info in [*shown.items(), *alerts.items()]:
+            ts = info["ts"]
+            if ts is None or not _matches(c, info):
+                continue
+            side = before if float(ts) < c.when else after if float(ts) < until else None
+            if side is not None:
+                side["shown"] += 1
+                side[verdict.get(sid, "none")] += 1
+        out.append({"control": c.to_dict(), "label": c.label(), "removed": removed.get(c.id),
+                    "before": rates(before), "after": rates(after)})
     return out
 
 
@@ -157,4 +260,13 @@ def format_table(rep: dict[str, Any]) -> str:
     if t:
         lines.append(f"{'total':<10} {'':<34} {t['shown']:>5} {t['acceptance_rate']:>7.0%} "
                      f"{t['edit_rate']:>6.0%} {t['dismissal_rate']:>8.0%} {t['none']:>5}")
+    if rep.get("controls"):
+        lines.append("")
+        lines.append(f"{'control':<44} {'by':<12} {'before: shown':>13} {'accept':>7} "
+                     f"{'after: shown':>13} {'accept':>7}")
+        for row in rep["controls"]:
+            b, a, c = row["before"], row["after"], row["control"]
+            label = row["label"] + (" [removed]" if row.get("removed") else "")
+            lines.append(f"{label[:44]:<44} {str(c.get('who', ''))[:12]:<12} {b['shown']:>13} "
+                         f"{b['acceptance_rate']:>7.0%} {a['shown']:>13} {a['acceptance_rate']:>7.0%}")
     return "\n".join(lines)

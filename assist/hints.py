@@ -9,7 +9,7 @@ Lower-priority candidates that do not fit wait a few segments, then expire.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -72,6 +72,9 @@ class HintEngine:
         self._keys: set[str] = set()  # rule/field keys already shown
         self._pending: list[Candidate] = []
         self._counter = 0
+        # supervisor controls (assist.controls): (rule id, playbook, strength) -> may it be shown?
+        # A candidate it stops is not marked shown, so the rule fires again once allowed.
+        self.allow: Callable[[str, str, float], bool] = lambda rule, playbook, strength: True
 
     # ------------------------------------------------------------ public
 
@@ -81,7 +84,8 @@ class HintEngine:
         events = self._mark_done(tr)
         fresh = [c for rule in self.playbook.hints for c in self._evaluate(rule, inp)]
         self._pending = [c for c in self._pending if tr.index - c.index <= PENDING_TTL]
-        pool = {c.key: c for c in self._pending + fresh if c.key not in self._keys}
+        pool = {c.key: c for c in self._pending + fresh
+                if c.key not in self._keys and self.allow(c.rule.id, c.rule.playbook, c.strength)}
         ordered = sorted(pool.values(), key=lambda c: (c.rule.priority, c.index, c.rule.id))
         now = tr.segments[-1].end
         shown_now = 0
@@ -104,7 +108,7 @@ class HintEngine:
                      index: int, time: float, source: str = "llm") -> dict[str, Any] | None:
         """Show a hint that did not come from a playbook (the LLM), same de-dup rules."""
         key = "ext:" + " ".join(text.lower().split())
-        if key in self._keys or not evidence:
+        if key in self._keys or not evidence or not self.allow("llm", source, confidence):
             return None
         self._keys.add(key)
         self._counter += 1

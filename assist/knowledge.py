@@ -14,7 +14,7 @@ import math
 import os
 import re
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -23,6 +23,7 @@ from typing import Protocol
 import yaml
 from rank_bm25 import BM25Okapi
 
+from assist.controls import document_version
 from assist.text import content_tokens, detect_language, fold, stem, words
 
 DEFAULT_KB_DIR = Path(__file__).resolve().parent.parent / "prompts" / "kb"
@@ -383,8 +384,11 @@ class KnowledgeBase:
         return hits
 
     def answer(self, question: str, language: str, *, context: Sequence[str] = (),
-               exclude: Sequence[str] = ()) -> Hit | None:
+               exclude: Sequence[str] = (), exclude_docs: Collection[str] = ()) -> Hit | None:
         """Best passage for `question` if confident enough, else None.
+
+        `exclude` are passages already shown; `exclude_docs` documents a supervisor muted or
+        retired (`assist.controls`): for this answer they are not in the knowledge base.
 
         `context` is the call so far (most recent last). Customers ask elliptical
         questions ("and what does it cost?"), so the call's topic decides which
@@ -412,6 +416,8 @@ class KnowledgeBase:
                 conf = 0.4 * c.confidence * p  # type: ignore[union-attr]
             else:
                 conf = 0.7 * q.confidence + 0.3 * p if prior else q.confidence
+            if h.passage.doc in exclude_docs:
+                continue
             ranked.append(Hit(h.passage, float(rank), round(float(conf), 3), q.matched if q else ()))
         ranked.sort(key=lambda x: -x.score)
         if not ranked:
@@ -429,6 +435,22 @@ class KnowledgeBase:
         if len(best.matched) < self.min_matched and prior.get(best.passage.doc, 0.0) < 0.8:
             return None
         return best
+
+    def doc_version(self, doc: str) -> str | None:
+        """The document's fingerprint (its passages' text), None when the KB has no such document.
+        A retired document (`assist.controls`) is answered from again once this changes."""
+        if not self._by_doc:  # built whole, then swapped in: sessions share one KB across threads
+            by_doc: dict[str, list[Passage]] = {}
+            for p in self.passages:
+                by_doc.setdefault(p.doc, []).append(p)
+            self._by_doc = by_doc
+        passages = self._by_doc.get(doc)
+        if not passages:
+            return None
+        return document_version(p.heading + "\n" + p.text for p in passages)
+
+    def documents(self) -> list[str]:
+        return sorted({p.doc for p in self.passages})
 
     def _doc_prior(self, context: str, language: str) -> dict[str, float]:
         """Per document, how well it matches the whole conversation (0..1)."""

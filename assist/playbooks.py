@@ -8,6 +8,7 @@ a typo fails at start-up instead of silently never firing during a call.
 from __future__ import annotations
 
 import os
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -59,6 +60,23 @@ class Playbook:
     def __post_init__(self) -> None:
         self._cue_names = set(self.cues.names())
         self._action_names = set(self.actions.names())
+        # intent -> the playbooks with a hint for it: a call where the intent was heard is
+        # "in" those playbooks (a supervisor control may be scoped to one, assist.controls)
+        by_intent: dict[str, set[str]] = {}
+        for rule in self.hints:
+            for intent in _rule_intents(rule.when):
+                by_intent.setdefault(intent, set()).add(rule.playbook)
+        self.intent_playbooks = {k: frozenset(v) for k, v in by_intent.items()}
+
+    def playbooks_for(self, intents: Iterable[str]) -> set[str]:
+        return {p for i in intents for p in self.intent_playbooks.get(i, ())}
+
+
+def _rule_intents(when: dict[str, Any]) -> set[str]:
+    found = set(when.get("intents", [])) | set(when.get("only_intents", []))
+    for sub in when.get("any", []):
+        found |= _rule_intents(sub)
+    return found
 
 
 def playbook_dir_from_env() -> Path:
