@@ -11,16 +11,31 @@ events. Transient events (interim results) go to live subscribers only.
 Slow subscribers never slow the call: each has a bounded queue; when it fills,
 transient events are dropped first, and if durable ones would be lost the
 subscription ends with a reason (the desktop reconnects with `since`).
+
+The bus also holds what every node must agree on beyond calls: the supervisors'
+controls on the assistant (`assist.controls`; docs/overlay.md). A change is seen by
+every node's `watch_controls` callback (at once in one process; over Redis pub/sub
+within milliseconds with `RedisBus`) and survives restarts (`MemoryBus` writes them
+to `controls_path`, the server's `--data-dir`; Redis keeps them without expiry).
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
+import logging
+import os
 import time
 from collections import OrderedDict
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from typing import Any, Protocol
+
+log = logging.getLogger(__name__)
+
+# called with every control in force (JSON dicts, oldest first) after any change, on any node
+ControlsWatcher = Callable[[list[dict[str, Any]]], None]
 
 
 @dataclass
@@ -62,6 +77,18 @@ class EventBus(Protocol):
     async def call_info(self, call_id: str) -> CallInfo | None: ...
 
     async def calls(self, status: str | None = None) -> list[CallInfo]: ...
+
+    async def controls(self) -> list[dict[str, Any]]:
+        """The supervisor controls in force (each a dict with a unique `id`), oldest first."""
+
+    async def put_control(self, control: dict[str, Any]) -> None:
+        """Add or replace (same `id`) one control; every node's watchers see the change."""
+
+    async def remove_control(self, control_id: str) -> dict[str, Any] | None:
+        """Remove one control; returns it, or None when there was none with that id."""
+
+    def watch_controls(self, callback: ControlsWatcher) -> None:
+        """Call `callback(controls)` whenever the controls change (here or on another node)."""
 
     async def close(self) -> None: ...
 
@@ -122,7 +149,8 @@ def _drain(q: asyncio.Queue) -> list:
 class MemoryBus:
     """In-process bus: one Python process serves every call and desktop."""
 
-    def __init__(self, retention_s: float = 24 * 3600, max_calls: int = 10000, max_queue: int = 2000) -> None:
+    def __init__(self, retention_s: float = 24 * 3600, max_calls: int = 10000, max_queue: int = 2000,
+                 controls_path: str | os.PathLike[str] | None = None) -> None:
         self._log: dict[str, list[dict[str, Any]]] = {}
         self._subs: dict[str, set[MemorySubscription]] = {}
         self._calls: OrderedDict[str, CallInfo] = OrderedDict()
@@ -130,6 +158,11 @@ class MemoryBus:
         self.retention_s = retention_s
         self.max_calls = max_calls
         self.max_queue = max_queue
+        # supervisor controls: kept in memory, written whole to this file on every change
+        self.controls_path = Path(controls_path) if controls_path else None
+        self._controls: dict[str, dict[str, Any]] | None = None  # loaded on first use
+        self._watchers: list[ControlsWatcher] = []
+        self._controls_lock = asyncio.Lock()  # writes in order: the file always holds the latest set
 
     async def publish(self, call_id: str, event: dict[str, Any], *, durable: bool = True) -> dict[str, Any]:
         e = stamp(call_id, event)
@@ -198,6 +231,51 @@ class MemoryBus:
             del self._calls[cid]
             self._log.pop(cid, None)
             self._seq.pop(cid, None)
+
+    # -- supervisor controls ---------------------------------------------------------
+    def _loaded(self) -> dict[str, dict[str, Any]]:
+        if self._controls is None:
+            self._controls = {}
+            if self.controls_path is not None and self.controls_path.exists():
+                try:
+                    items = json.loads(self.controls_path.read_text(encoding="utf-8"))
+                    self._controls = {str(c["id"]): c for c in items if isinstance(c, dict) and c.get("id")}
+                except (OSError, ValueError) as e:  # a broken file must not stop the node
+                    log.error("could not read supervisor controls from %s: %s", self.controls_path, e)
+        return self._controls
+
+    async def controls(self) -> list[dict[str, Any]]:
+        return sorted((dict(c) for c in self._loaded().values()),
+                      key=lambda c: (float(c.get("when") or 0), str(c["id"])))
+
+    async def put_control(self, control: dict[str, Any]) -> None:
+        self._loaded()[str(control["id"])] = dict(control)
+        await self._controls_changed()
+
+    async def remove_control(self, control_id: str) -> dict[str, Any] | None:
+        gone = self._loaded().pop(control_id, None)
+        if gone is not None:
+            await self._controls_changed()
+        return gone
+
+    def watch_controls(self, callback: ControlsWatcher) -> None:
+        self._watchers.append(callback)
+
+    async def _controls_changed(self) -> None:
+        async with self._controls_lock:
+            items = await self.controls()
+            if self.controls_path is not None:  # whole file, replaced atomically: never half written
+                path = self.controls_path
+                tmp = path.with_name(path.name + ".tmp")
+
+                def write() -> None:
+                    path.parent.mkdir(parents=True, exist_ok=True)
+                    tmp.write_text(json.dumps(items, ensure_ascii=False, indent=1), encoding="utf-8")
+                    os.replace(tmp, path)
+
+                await asyncio.to_thread(write)
+            for cb in list(self._watchers):
+                cb(items)
 
     async def close(self) -> None:
         for subs in list(self._subs.values()):

@@ -48,7 +48,8 @@ from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 
 from streaming.live.protocol import ErrorCode
-from streaming.service.bus import CallInfo, stamp
+from streaming.service.bus import CallInfo, ControlsWatcher, stamp
+from streaming.service.redis_controls import RedisControls
 from streaming.service.redis_feed import LiveFeed
 from streaming.service.redis_layout import (
     APPEND,
@@ -139,8 +140,9 @@ class RedisBus:
         self.stats = BusStats()
         self._feedback: FeedbackHandler | None = None
         self._r: aredis.Redis | None = None
-        self._feed = LiveFeed(self.keys, f"bus-{uuid.uuid4().hex[:8]}",
-                              client=self._start, on_control=self._on_control)
+        self._controls = RedisControls(self.keys, self._start)
+        self._feed = LiveFeed(self.keys, f"bus-{uuid.uuid4().hex[:8]}", client=self._start,
+                              on_control=self._on_control, on_controls=self._controls.reload)
         self._buffer: deque[_Op] = deque()
         self._inflight: list[_Op] = []
         self._wake = asyncio.Event()
@@ -544,6 +546,20 @@ class RedisBus:
         r = await self._start()
         with contextlib.suppress(*UNAVAILABLE):
             await r.publish(self._node_key(m["reply_to"]), json.dumps(reply))
+
+    # -- supervisor controls, shared by every node (redis_controls) ----------------------
+    async def controls(self) -> list[dict[str, Any]]:
+        await self._start()
+        return await self._controls.all()
+
+    async def put_control(self, control: dict[str, Any]) -> None:
+        await self._controls.put(control)
+
+    async def remove_control(self, control_id: str) -> dict[str, Any] | None:
+        return await self._controls.remove(control_id)
+
+    def watch_controls(self, callback: ControlsWatcher) -> None:
+        self._controls.watch(callback)
 
     # -- health and shutdown -----------------------------------------------------------
     def health(self) -> dict[str, Any]:

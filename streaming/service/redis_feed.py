@@ -31,16 +31,21 @@ class LiveFeed:
     """Routes the messages of the node's pub/sub connection to local subscribers.
 
     `client` gives the bus's ordinary (command) connection; control messages for
-    this node (feedback from other nodes, replies) go to `on_control`.
+    this node (feedback from other nodes, replies) go to `on_control`. The
+    supervisor controls' channel is followed too: `on_controls` runs when a
+    change is announced and whenever that subscription (re)starts, since a change
+    may have been missed while the connection was down.
     """
 
     def __init__(self, keys: KeyLayout, node_id: str, *,
                  client: Callable[[], Awaitable[aredis.Redis]],
-                 on_control: Callable[[str], Awaitable[None]]) -> None:
+                 on_control: Callable[[str], Awaitable[None]],
+                 on_controls: Callable[[], Awaitable[None]] | None = None) -> None:
         self.keys = keys
         self.node_id = node_id
         self._client = client
         self._on_control = on_control
+        self._on_controls = on_controls
         self.ps_client: aredis.Redis | None = None
         self._ps: Any = None
         self._subs: dict[str, set[RedisSubscription]] = {}  # live channel -> local subscribers
@@ -113,7 +118,7 @@ class LiveFeed:
         while not self.closing:
             ps = self.ps_client.pubsub()
             try:
-                channels = [self.keys.node(self.node_id), *self._subs]
+                channels = [self.keys.node(self.node_id), self.keys.controls_changed(), *self._subs]
                 await ps.subscribe(*channels)
                 self._ps = ps
                 added = [c for c in [self.keys.node(self.node_id), *self._subs]
@@ -140,6 +145,7 @@ class LiveFeed:
 
     async def _read(self, ps: Any) -> None:
         control = self.keys.node(self.node_id)
+        controls = self.keys.controls_changed()
         beat = json.dumps({"op": "heartbeat", "from": id(self)})
         last_beat = time.monotonic()
         waiting = False
@@ -155,6 +161,11 @@ class LiveFeed:
                     waiting, last_beat = True, time.monotonic()
                 continue
             kind, ch = msg["type"], msg.get("channel")
+            if ch == controls:  # a supervisor changed the controls, or we (re)subscribed: reload
+                if kind in ("subscribe", "message") and self._on_controls is not None:
+                    t = asyncio.create_task(self._on_controls())
+                    t.add_done_callback(lambda f: f.cancelled() or f.exception())
+                continue
             if kind == "subscribe" and ch in self._subs:
                 self._confirmed.add(ch)
                 for fut in self._waiters.pop(ch, []):

@@ -12,6 +12,9 @@ Layout (prefix `souffleur:` by default, `SOUFFLEUR_REDIS_PREFIX`):
   {p}call:{id}          hash, call state (owner node, started, ended, meta)
   {p}calls              sorted set of call ids by start time (listing)
   {p}node:{node}        pub/sub channel, control messages for one node (feedback)
+  {p}controls           hash, supervisor control id -> the control (JSON); no expiry
+  {p}controls:version   counter, increased by every change of the controls
+  {p}controls:changed   pub/sub channel: the new version after each change
 """
 
 from __future__ import annotations
@@ -124,6 +127,15 @@ class KeyLayout:
 
     def node(self, node: str) -> str:
         return self.key("node", node)
+
+    def controls(self) -> str:
+        return self.key("controls")
+
+    def controls_version(self) -> str:
+        return self.key("controls", "version")
+
+    def controls_changed(self) -> str:
+        return self.key("controls", "changed")
 
     def call_of_live(self, channel: str) -> str:
         """The call id a live channel belongs to (inverse of `live`)."""
