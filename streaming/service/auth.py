@@ -37,6 +37,9 @@ PERMISSIONS: dict[str, set[str]] = {
     "list_calls": {"supervisor", "admin"},
     "report": {"supervisor", "admin"},
     "metrics": {"supervisor", "admin"},
+    # supervisor controls on the assistant (mute, threshold, retire): read and change
+    "read_controls": {"supervisor", "admin"},
+    "change_controls": {"supervisor", "admin"},
 }
 
 

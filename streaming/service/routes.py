@@ -56,6 +56,8 @@ class RouteHost(Protocol):
 
     def audit_report(self) -> dict[str, Any]: ...
 
+    def controls_view(self) -> dict[str, Any]: ...
+
 
 def authorize(host: RouteHost, connection: ServerConnection, request: Request, action: str,
               call_id: str | None = None) -> Response | None:
@@ -112,6 +114,10 @@ async def process_request(host: RouteHost, connection: ServerConnection,
         if (denied := authorize(host, connection, request, "report")) is not None:
             return denied
         return _json(connection, 200, await asyncio.to_thread(host.audit_report))
+    if path == "/v1/controls":  # adding and removing: POST / DELETE, controls_api.py
+        if (denied := authorize(host, connection, request, "read_controls")) is not None:
+            return denied
+        return _json(connection, 200, await asyncio.to_thread(host.controls_view))
     if path in PAGES or path.startswith("/static/"):
         return _static(connection, PAGES.get(path, path[len("/static/"):]))
     m = CALL_PATH.match(path)

@@ -6,6 +6,7 @@ Endpoints (see docs/protocol.md):
   GET /healthz, /readyz            liveness and readiness
   GET /v1/calls, /v1/calls/{id}    call state and its durable event log
   POST /v1/listen?...              a recording in, Deepgram's pre-recorded JSON out
+  GET/POST /v1/controls, DELETE /v1/controls/{id}   supervisor controls (controls_api)
 
 The HTTP routes (and websocket authorisation) are in `routes`, one softphone
 call's I/O in `live_call`, requests with a body (websockets reads none) in
@@ -32,7 +33,7 @@ from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 
-from assist.api import Feedback
+from assist.api import Feedback, JsonlAuditStore, LiveControls
 from streaming.asr.base import Recognizer
 from streaming.asr.scheduler import InferenceScheduler
 from streaming.live.protocol import CloseCode, ErrorCode, error_message
@@ -47,6 +48,7 @@ from streaming.options import (
 )
 from streaming.service.auth import OPEN, Authenticator, AuthError, Principal
 from streaming.service.bus import CallInfo, EventBus, MemoryBus, SubscriberLagging
+from streaming.service.controls_api import ControlBoard, handle_controls, is_controls_path
 from streaming.service.drain import GOING_AWAY, Desktop, close_desktop, drain, may_stay
 from streaming.service.http_front import HttpError, HttpRequest, routing_connection
 from streaming.service.live_call import LiveCall
@@ -99,11 +101,15 @@ class SouffleurServer:
             max_queue_delay=self.options.max_queue_delay_s,
         )
         self.max_calls = self.options.max_calls or default_capacity(n_workers)
-        self.bus: EventBus = bus or MemoryBus()
+        # the embedded bus keeps the supervisors' controls under --data-dir (Redis keeps its own)
+        self.bus: EventBus = bus or MemoryBus(controls_path=Path(self.options.data_dir) / "controls.json")
         self.metrics = ServerMetrics()
         self.metrics.on_scrape(self._refresh_gauges)
+        # supervisor controls in force on this node's calls: swapped in whole on every change
+        self.board = ControlBoard(self.bus, self.options.data_dir)
+        self.controls = self.board.live
         if assist_factory == "default":
-            assist_factory = default_assist_factory(self.options.data_dir, self.metrics)
+            assist_factory = default_assist_factory(self.options.data_dir, self.metrics, self.controls)
         self.assist_factory = assist_factory
         self.node_id = f"{self.options.host}:{self.options.port}/{uuid.uuid4().hex[:6]}"
         self.auth = auth or Authenticator.from_env()
@@ -132,6 +138,7 @@ class SouffleurServer:
     async def start(self) -> Server:
         if hasattr(self.bus, "bind_node"):  # shared bus: other nodes forward feedback for our calls
             await self.bus.bind_node(self.node_id, self.feedback)  # type: ignore[attr-defined]
+        await self.board.follow()
         self._server = await serve(
             self.handle,
             self.options.host,
@@ -216,13 +223,20 @@ class SouffleurServer:
         while stopping.is_alive() and loop.time() < close_by:
             await asyncio.sleep(0.05)
 
+    def controls_view(self) -> dict[str, Any]:
+        """GET /v1/controls: the controls in force, what they may target, their effect so far."""
+        return {**self.board.view(self.audit_report()), "node": self.node_id}
+
     # -- HTTP (routes.py) --------------------------------------------------------
     async def process_request(self, connection: ServerConnection, request: Request) -> Response | None:
         return await route_request(self, connection, request)
 
     async def handle_http(self, request: HttpRequest, reader: asyncio.StreamReader,
                           writer: asyncio.StreamWriter) -> None:
-        """Requests other than GET (websockets takes those): only POST /v1/listen is one."""
+        """Requests other than GET (websockets takes those): POST /v1/listen, the controls API."""
+        if is_controls_path(request.path):
+            await handle_controls(self, request, reader, writer)
+            return
         if request.path != "/v1/listen":
             raise HttpError(404, ErrorCode.NOT_FOUND, f"no route for {request.method} {request.path}")
         if request.method != "POST":
@@ -231,12 +245,11 @@ class SouffleurServer:
 
     def audit_report(self) -> dict[str, Any]:
         """Acceptance and correction rates of the AI's suggestions (supervisor view)."""
-        from pathlib import Path
-
-        from assist.api import JsonlAuditStore, report
+        from assist.api import report
 
         path = Path(self.options.data_dir) / "audit.jsonl"
-        return report(JsonlAuditStore(path)) if path.exists() else report([])
+        current = self.controls.get().to_list()
+        return report(JsonlAuditStore(path), controls=current) if path.exists() else report([], controls=current)
 
     def count_assist_event(self, e: dict[str, Any]) -> None:
         if e.get("type") == "AssistNotice" and str(e.get("code", "")).startswith("llm_") \
@@ -512,8 +525,10 @@ def default_capacity(workers: int) -> int:
     return max(2, 4 * workers)
 
 
-def default_assist_factory(data_dir: str, metrics: ServerMetrics | None = None):
-    """Offline assist engine per call (LLM when configured), auditing to `data_dir/audit.jsonl`."""
+def default_assist_factory(data_dir: str, metrics: ServerMetrics | None = None,
+                           controls: LiveControls | None = None):
+    """Offline assist engine per call (LLM when configured), auditing to `data_dir/audit.jsonl`,
+    under the supervisors' `controls` (the server's, swapped in whole on every change)."""
     from assist.api import (
         AssistSession,
         JsonlAuditStore,
@@ -530,7 +545,7 @@ def default_assist_factory(data_dir: str, metrics: ServerMetrics | None = None):
         llm = CountingLLM(llm, metrics)
 
     def factory(call_id: str, language: str) -> AssistSession:
-        return AssistSession(call_id, language, kb=kb, llm=llm, audit=audit)
+        return AssistSession(call_id, language, kb=kb, llm=llm, audit=audit, controls=controls)
 
     return factory
 
