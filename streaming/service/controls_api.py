@@ -64,7 +64,11 @@ class ControlBoard:
             self.live.set(ControlSet.from_list(items))
 
         self.bus.watch_controls(changed)
-        items = await self.bus.controls()
+        try:
+            items = await self.bus.controls()
+        except Exception as e:  # Redis gone since the start-up check: the feed reloads on reconnect
+            log.error("could not read the supervisor controls (%s); none in force until the bus is back", e)
+            return
         if not seen:  # a change that arrived meanwhile is at least as new
             self.live.set(ControlSet.from_list(items))
 

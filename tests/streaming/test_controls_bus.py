@@ -80,3 +80,41 @@ def test_redis_controls_reach_every_node_and_outlive_the_nodes():
     assert arrived is not None and arrived < 2.0, arrived  # "within seconds": pub/sub, milliseconds
     assert removed is not None and removed["id"] == "c1"
     assert last_b == ["c2"] and later == ["c2"]
+
+
+@pytest.mark.redis
+def test_a_change_missed_while_a_nodes_pubsub_was_down_is_picked_up_when_it_is_back(tmp_path):
+    """Node B's pub/sub connection is cut (its own Redis: `CLIENT KILL TYPE pubsub`) and node A
+    changes the controls at once: B reloads them when its subscription is back."""
+    from streaming.service.redis_bus import RedisBus
+    from tests.streaming.nodes import PrivateRedis
+
+    server = PrivateRedis(tmp_path)
+
+    async def go():
+        import redis.asyncio as aredis
+
+        a, b = RedisBus(server.url, prefix="t:"), RedisBus(server.url, prefix="t:")
+        admin = aredis.Redis.from_url(server.url)
+        try:
+            seen: list[list[str]] = []
+            b.watch_controls(lambda items: seen.append([c["id"] for c in items]))
+            await b.bind_node("node-b", lambda call_id, msg: asyncio.sleep(0))
+            await asyncio.sleep(0.5)  # B follows the controls' channel
+            await admin.execute_command("CLIENT", "KILL", "TYPE", "pubsub")
+            await a.put_control(control("missed", 1.0))  # B is not listening now
+            for _ in range(250):
+                if seen and seen[-1] == ["missed"]:
+                    break
+                await asyncio.sleep(0.02)
+            return seen, b.stats.connected
+        finally:
+            await admin.aclose()
+            await a.close()
+            await b.close()
+
+    try:
+        seen, _ = asyncio.run(go())
+    finally:
+        server.stop()
+    assert seen and seen[-1] == ["missed"], seen
