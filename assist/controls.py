@@ -240,6 +240,7 @@ class LiveControls:
         self._set = controls
         self._lock = threading.Lock()
         self.changed_at = time.time()
+        self.version = 0  # increases with every set (caches keyed on it)
 
     def get(self) -> ControlSet:
         return self._set
@@ -248,6 +249,7 @@ class LiveControls:
         with self._lock:
             self._set = controls
             self.changed_at = time.time()
+            self.version += 1
 
 
 def document_version(texts: Iterable[str]) -> str:

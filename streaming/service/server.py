@@ -248,8 +248,19 @@ class SouffleurServer:
         from assist.api import report
 
         path = Path(self.options.data_dir) / "audit.jsonl"
-        current = self.controls.get().to_list()
-        return report(JsonlAuditStore(path), controls=current) if path.exists() else report([], controls=current)
+        version = self.controls.version  # first: a change after it only makes the next read fresh
+        controls = self.controls.get()
+        # the supervisor page asks every few seconds (report, controls): read the trail again
+        # only when it grew or the controls changed
+        st = path.stat() if path.exists() else None
+        key = (st.st_size, st.st_mtime_ns) if st else None, version
+        cached = getattr(self, "_report_cache", None)
+        if cached is not None and cached[0] == key:
+            return cached[1]
+        current = controls.to_list()
+        rep = report(JsonlAuditStore(path), controls=current) if st else report([], controls=current)
+        self._report_cache = (key, rep)
+        return rep
 
     def count_assist_event(self, e: dict[str, Any]) -> None:
         if e.get("type") == "AssistNotice" and str(e.get("code", "")).startswith("llm_") \
