@@ -55,12 +55,13 @@ FIELD_PROMPTS: dict[str, dict[str, str]] = {
 DECODED_TYPES = frozenset(FIELD_PROMPTS["en"])
 # Checksummed types: a wrong hearing almost never passes, so a valid value is strong.
 CHECKSUMMED = frozenset({"iban", "bsn"})
-# Types no validator can check: a name heard as "Grieves" by every hypothesis is still only
-# one hearing. Their confidence stays below the display threshold unless a second, independent
-# hearing agrees: the caller's spelling matches the word, or the agent's read-back gives the
-# same value and the caller confirms it (assist.autofill.filler).
-UNCHECKED = frozenset({"person_name", "email", "street_address", "city"})
-UNCHECKED_CAP = 0.75
+# From audio, a value is heard once by the caller's turn, however many hypotheses agree:
+# on held-out calls every hypothesis shared one mishearing as often as not ("N2 1TW" for
+# "BN2 1TW", a first name misheard beside a correctly spelled surname, a date from garbled
+# audio), and only a checksum told. So every type but the checksummed ones is scaled below
+# the display threshold until a second, independent hearing agrees: the agent's read-back
+# gives the same value and the caller confirms it (assist.autofill.filler, `confirmed`).
+SINGLE_HEARING = 0.78
 
 DISPLAY_THRESHOLD = 0.8  # at or above: shown as filled; below: "please check" (FormValue.display)
 
@@ -84,7 +85,6 @@ class Choice:
     support: dict[str, float] = field(default_factory=dict)  # valid value -> probability mass
     heard: str = ""  # the best hypothesis' text (what the overlay shows with "please check")
     texts: list[tuple[str, float]] = field(default_factory=list)  # every hypothesis, with its mass
-    spelled: set[str] = field(default_factory=set)  # values the caller also spelled out as heard
     suspect: set[str] = field(default_factory=set)  # values read from part of a longer dictated run
 
     def ranked(self) -> list[tuple[str, float]]:
@@ -124,17 +124,15 @@ def posteriors(hyps: list[tuple[str, float]]) -> list[tuple[str, float]]:
 
 
 def calibrated(share: float, record_agrees: bool, ftype: str, second: float = 0.0,
-               coverage: float = 1.0, spelled: bool = False) -> float:
+               coverage: float = 1.0) -> float:
     """Confidence of a value chosen from the n best.
 
     `share`: the value's part of the mass of hypotheses that gave any valid value;
     `second`: the best other valid value's part; `coverage`: how much of the n-best's mass
-    gave a valid value at all. Agreement of two decodes (the record and the field-aware
-    n-best) is the strongest signal we have; a checksum that passes makes a chance
-    mishearing unlikely, so only checksummed values are trusted from a minority of the
-    hypotheses; a close runner-up means the audio is ambiguous; a name or an e-mail address
-    has no check, so it needs a second hearing (`UNCHECKED`). Constants set on the dev
-    calls' reliability table (`benchmarks/assist.py --live`)."""
+    gave a valid value at all. Agreement of the record and the field-aware n-best raises it;
+    a checksum that passes makes a chance mishearing unlikely, so only checksummed values
+    are trusted from a minority of the hypotheses and only they may be shown as filled on
+    one hearing (`SINGLE_HEARING`); a close runner-up means the audio is ambiguous."""
     conf = 0.72 + 0.25 * share if record_agrees else 0.45 + 0.35 * share
     if ftype in CHECKSUMMED:
         conf += 0.05
@@ -142,9 +140,10 @@ def calibrated(share: float, record_agrees: bool, ftype: str, second: float = 0.
         conf -= 0.1
     if second > 0.2:
         conf -= 0.15 * min(1.0, second / max(share, 1e-6))
-    if ftype in UNCHECKED and not spelled:
-        conf = min(conf, UNCHECKED_CAP)
-    return round(max(0.05, min(0.97, conf)), 3)
+    conf = max(0.05, min(0.97, conf))
+    if ftype not in CHECKSUMMED:
+        conf *= SINGLE_HEARING
+    return round(conf, 3)
 
 
 _ALNUM = re.compile(r"[A-Za-z0-9]")

@@ -19,7 +19,7 @@ import datetime as dt
 import re
 
 from assist.autofill.addresses import ADDRESS_FAMILY, CityFamily, StreetFamily
-from assist.autofill.alternatives import UNCHECKED, UNCHECKED_CAP
+from assist.autofill.alternatives import CHECKSUMMED, DISPLAY_THRESHOLD, SINGLE_HEARING
 from assist.autofill.base import (
     Cand,
     Extractor,
@@ -50,7 +50,7 @@ from assist.autofill.emails import EmailFamily
 from assist.autofill.names import NameFamily, name_at
 from assist.autofill.numbers import NumbersFamily
 from assist.autofill.proposals import find_in_transcript, normalise
-from assist.autofill.redecode import CONFIRMED_FLOOR, SPELLED_CONF, RedecodeMixin
+from assist.autofill.redecode import CONFIRMED_FLOOR, RedecodeMixin
 from assist.forms import FieldSpec, FormSpec, load_form
 from assist.grounding import span_confidence
 from assist.spoken import SEP_WORDS, fold, spoken_alnum
@@ -72,7 +72,7 @@ class FormFiller(RedecodeMixin):
     MIN_CONFIDENCE = 0.5  # below this a suggestion is shown but not part of `values()`
     families = FAMILIES
     # The segments come from speech recognition (a live call), not a written transcript: a
-    # value no validator checks then needs a second hearing to be shown as filled.
+    # value without a checksum then needs a second hearing to be shown as filled.
     from_audio = False
 
     def __init__(self, form: FormSpec | None = None, language: str = "en",
@@ -465,11 +465,11 @@ class FormFiller(RedecodeMixin):
                 fv.confidence = max(fv.confidence, min(self._ceiling(fv), fv.confidence + boost))
 
     def _ceiling(self, fv: FormValue) -> float:
-        """How high more evidence may take a value: from audio, a value no validator checks
-        (a name, an e-mail address) stays below the display threshold until the caller
-        confirms the agent's read-back (the agent's own words may be misheard the same way)."""
-        if self.from_audio and self.ftype(fv.field) in UNCHECKED and not fv.confirmed:
-            return UNCHECKED_CAP
+        """How high more evidence may take a value: from audio, a value without a checksum
+        stays below the display threshold until the caller confirms the agent's read-back of
+        it (the agent merely repeating it may be misheard the same way)."""
+        if self.from_audio and self.ftype(fv.field) not in CHECKSUMMED and not fv.confirmed:
+            return DISPLAY_THRESHOLD - 0.01
         return 0.99
 
     def _commit(self, c: Cand, source: str = "rules") -> FormValue | None:
@@ -489,9 +489,8 @@ class FormFiller(RedecodeMixin):
             return None  # a second birth date nobody asked for is someone else's
         seg_conf = min((self._span_conf(e) for e in c.evidence), default=1.0)
         conf = c.conf * (0.6 + 0.4 * seg_conf)
-        spelled = spec.type == "person_name" and c.conf >= SPELLED_CONF  # "Greaves, G-R-E-A-V-E-S"
-        if self.from_audio and spec.type in UNCHECKED and not spelled:
-            conf = min(conf, UNCHECKED_CAP)  # one hearing of a name or an address (see _ceiling)
+        if self.from_audio and spec.type not in CHECKSUMMED:
+            conf *= SINGLE_HEARING  # one hearing (alternatives.SINGLE_HEARING, `_ceiling`)
         fv = FormValue(
             id=self._next_id(), field=c.field, value=c.value,
             confidence=round(max(0.0, min(0.99, conf)), 3),

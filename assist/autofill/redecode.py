@@ -29,7 +29,6 @@ from assist.validators import iban_repairs, iban_valid
 
 CONFIRMED_FLOOR = 0.93  # the agent read the value back and the caller said yes
 REPAIRED_CONF = 0.45  # a checksum repaired by us: shown to check, never part of the form's values
-SPELLED_CONF = 0.9  # a names-family confidence when the caller's spelling matched the value
 SUSPECT_CAP = 0.7  # a reading that may have lost a digit or left one over: the agent checks it
 LONGER_WINS = 0.3  # the longer reading's share at which it is offered instead
 # Dictated values with no checksum: filled only when every valid reading agrees. A digit
@@ -123,14 +122,12 @@ class RedecodeMixin:
                     scan = Scan(alt, False, expected)
                     for family in self.families:
                         scan.cands.extend(family.extract(self, scan))
-                    got: dict[str, tuple[str, float, int]] = {}
+                    got: dict[str, tuple[str, int]] = {}
                     for c in sorted(scan.cands, key=lambda c: c.pos):  # a self-correction: the last
                         if c.field in choices and c.patch is None:
-                            got[c.field] = (c.value, c.conf, c.evidence[0].char_start if c.evidence else c.pos)
-                    for f, (v, conf, pos) in got.items():
+                            got[c.field] = (c.value, c.evidence[0].char_start if c.evidence else c.pos)
+                    for f, (v, pos) in got.items():
                         choices[f].support[v] = choices[f].support.get(v, 0.0) + p / len(decodes)
-                        if conf >= SPELLED_CONF and self.ftype(f) == "person_name":
-                            choices[f].spelled.add(v)  # the names family: spelling matched the word
                         if self.ftype(f) in ("postcode", "reference") and _leftover(alt, v, pos):
                             choices[f].suspect.add(v)
                     for ch in choices.values():
@@ -178,8 +175,7 @@ class RedecodeMixin:
         if cur is not None and cur.value == best:
             if cur.status != "proposed":
                 return None
-            conf = min(cap, calibrated(w, from_turn or cur.confirmed, ftype, second, choice.coverage,
-                                       best in choice.spelled))
+            conf = min(cap, calibrated(w, from_turn or cur.confirmed, ftype, second, choice.coverage))
             cur.confidence = max(conf, CONFIRMED_FLOOR) if cur.confirmed else conf
             cur.alternatives = [v for v, _ in ranked if v != best][:3]
             return cur
@@ -188,13 +184,12 @@ class RedecodeMixin:
         if from_turn and cur is not None:
             rec = choice.support.get(cur.value, 0.0)
             if w - rec < 0.2 and not switched:  # a close call: keep the record's value, ask the agent
-                cur.confidence = min(cur.confidence, calibrated(rec, True, ftype, w, choice.coverage,
-                                                                 cur.value in choice.spelled))
+                cur.confidence = min(cur.confidence, calibrated(rec, True, ftype, w, choice.coverage))
                 cur.alternatives = [v for v, _ in ranked if v != cur.value][:3]
                 return cur
         elif cur is not None and not asked:
             return None  # an earlier value stands unless this turn was asked for the field
-        conf = min(cap, calibrated(w, False, ftype, second, choice.coverage, best in choice.spelled))
+        conf = min(cap, calibrated(w, False, ftype, second, choice.coverage))
         return self._new_value(turn, f, best, conf,
                                [v for v, _ in ranked if v != best][:3] + ([cur.value] if from_turn and cur else []),
                                cur, choice.heard)

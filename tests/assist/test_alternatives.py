@@ -79,14 +79,19 @@ def test_record_and_hypotheses_disagreeing_closely_is_a_check_with_the_alternati
     assert fv.confidence < DISPLAY_THRESHOLD
 
 
-def test_agreeing_hypotheses_keep_the_value_filled_and_list_no_false_alternatives():
+def test_agreeing_hypotheses_raise_confidence_but_a_number_without_checksum_waits_for_the_read_back():
     f = _filler()
     _say(f, "a1", "agent", "What's your customer number?")
     _say(f, "c1", "customer", "It's 4712 8839.")
     (fv,) = f.on_alternatives("c1", [[("It's 4712 8839.", -1.0), ("It's 4712 8839", -1.6),
                                       ("Its 4712 8839.", -2.5)],
                                      [("4712 8839.", -0.8)]])
-    assert fv.value == "47128839" and fv.display == "filled" and fv.alternatives == []
+    assert fv.value == "47128839" and fv.alternatives == []
+    # one hearing, however unanimous: held-out calls showed every hypothesis sharing a mishearing
+    assert fv.display == "check" and fv.confidence > calibrated(0.5, False, "reference")
+    _say(f, "a2", "agent", "So that's 4712 8839, is that right?")
+    (after,) = _say(f, "c2", "customer", "Yes, that's right.")
+    assert after.confirmed and after.display == "filled"
 
 
 def test_a_value_only_the_hypotheses_heard_is_proposed_below_an_agreeing_one():
@@ -189,18 +194,17 @@ def test_oh_heard_as_all_between_digits_is_a_zero_and_all_elsewhere_is_a_word():
     assert [r.text() for r in value_runs(tokenize("I paid for all 3 of them."))] == ["3"]
 
 
-def test_names_and_emails_need_a_second_hearing_to_be_filled():
-    """No validator checks a name: every hypothesis agreeing on "Grieves" is one hearing."""
+def test_a_name_heard_once_is_a_check_even_spelled_out_until_the_read_back_is_confirmed():
+    """No checksum for a name: every hypothesis agreeing, even with the surname spelled as
+    heard, is one hearing (held-out: "Ronwin Tasker" for "Bronwen Tasker", surname spelled)."""
     f = _filler()
     _say(f, "a1", "agent", "Can I have your full name, please?")
-    _say(f, "c1", "customer", "Nathan Grieves.")
-    (fv,) = f.on_alternatives("c1", [[("Nathan Grieves.", -0.5), ("Nathan Grieves", -1.5)]])
-    assert fv.display == "check"
-    g = _filler()
-    _say(g, "a1", "agent", "Can I have your full name, please?")
-    _say(g, "c1", "customer", "Nathan Greaves, G-R-E-A-V-E-S.")  # spelled as heard: a second hearing
-    (fv,) = g.on_alternatives("c1", [[("Nathan Greaves, G-R-E-A-V-E-S.", -0.5)]])
-    assert fv.value == "Nathan Greaves" and fv.display == "filled"
+    _say(f, "c1", "customer", "Nathan Greaves, G-R-E-A-V-E-S.")
+    (fv,) = f.on_alternatives("c1", [[("Nathan Greaves, G-R-E-A-V-E-S.", -0.5)]])
+    assert fv.value == "Nathan Greaves" and fv.display == "check"
+    _say(f, "a2", "agent", "Thank you, Mr Nathan Greaves. Is that right?")
+    (after,) = _say(f, "c2", "customer", "Yes.")
+    assert after.confirmed and after.display == "filled"
 
 
 def test_a_reading_that_lost_a_digit_is_a_check_and_the_longer_reading_wins_with_a_fair_share():
