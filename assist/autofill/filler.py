@@ -272,6 +272,12 @@ class FormFiller(RedecodeMixin):
                   and (c.field, c.value) not in self._dismissed):
                 # the agent says a value the caller has not: it counts once the caller agrees
                 self._agent_pending.append(c)
+            elif (confirm_style and self.from_audio and cur is not None and cur.status == "proposed"
+                  and c.value not in cur.alternatives and cur.display == "check"):
+                # the agent's read-back was heard differently from the caller's words: one of
+                # the two hearings is wrong, so the agent's goes beside it for the agent to pick
+                cur.alternatives = [c.value, *cur.alternatives][:3]
+                out.append(cur)
         name_f = self.fid("person_name")
         m = AGENT_NAME_RE.search(text)
         if m and name_f and name_f not in self._current and name_f not in self._locked:

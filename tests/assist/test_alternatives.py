@@ -248,3 +248,12 @@ def test_from_audio_an_e_mail_heard_once_is_a_check_even_when_the_agent_repeats_
     _say(text, "a1", "agent", "What's your email address?")
     (fv,) = _say(text, "c1", "customer", "It's grace dot adami at example dot net.")
     assert fv.display == "filled"
+
+
+def test_a_read_back_heard_differently_is_offered_beside_the_callers_value():
+    f = _filler()
+    f.from_audio = True
+    _say(f, "a1", "agent", "What's your customer number?")
+    _say(f, "c1", "customer", "It's 4712 8839.")
+    (fv,) = _say(f, "a2", "agent", "So that's 4712 8834, is that right?")
+    assert fv.value == "47128839" and fv.alternatives[0] == "47128834" and fv.display == "check"
