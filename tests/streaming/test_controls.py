@@ -14,6 +14,8 @@ import logging
 import time
 import urllib.error
 import urllib.request
+import uuid
+from collections.abc import Awaitable, Callable
 
 import numpy as np
 import pytest
@@ -170,7 +172,11 @@ def scripted_call() -> tuple[np.ndarray, int, list[float], ScriptedRecognizer]:
     return audio, rate, starts, ScriptedRecognizer(script)
 
 
-async def _stream_in_two_phases(srv, call_id: str, mute: bool) -> list[dict]:
+async def stream_in_two_phases(srv, call_id: str,
+                               between: Callable[[], Awaitable[None]] | None = None) -> list[dict]:
+    """The scripted call streamed to `srv` (a `ServerThread`): the first PHASE1 turns, then,
+    once they reached the assistant, `await between()` (a supervisor acts), then the rest.
+    Returns the call's durable log once its summary is out."""
     audio, rate, starts, _ = scripted_call()
     cut = int(starts[PHASE1] * rate)
     url = listen_url(srv.url, encoding="linear16", sample_rate=rate, channels=2, multichannel=True,
@@ -198,15 +204,30 @@ async def _stream_in_two_phases(srv, call_id: str, mute: bool) -> list[dict]:
         # the first part of the call has reached the assistant (the name was filled)
         await until(lambda h: any(e["type"] == "FormValue" and e.get("field") == "full_name" for e in h),
                     "the assistant to read the first turns")
-        if mute:
-            code, made = await asyncio.to_thread(request, srv.http, "POST", "/v1/controls", SUP, MUTE)
-            assert code == 201, made
+        if between is not None:
+            await between()
         for f in audio_frames(audio[cut:], rate, frame_ms=100):
             await ws.send(f)
         await ws.send(json.dumps({"type": "CloseStream"}))
         await reader
     await until(lambda h: any(e["type"] == "Summary" for e in h), "the call to end (its summary)")
     return history()
+
+
+def mute_on(node, call_node, took: list[float]) -> Callable[[], Awaitable[None]]:
+    """A supervisor mutes RULE through `node`'s API; waits until it is in force on
+    `call_node` (the node running the call's assistant), noting how long that took."""
+
+    async def act() -> None:
+        code, made = await asyncio.to_thread(request, node.http, "POST", "/v1/controls", SUP, MUTE)
+        assert code == 201, made
+        t0 = time.monotonic()
+        while call_node.server.controls.get().get(made["control"]["id"]) is None:
+            assert time.monotonic() - t0 < 5.0, "the mute did not reach the call's node"
+            await asyncio.sleep(0.005)
+        took.append(time.monotonic() - t0)
+
+    return act
 
 
 def test_a_supervisor_mute_stops_new_hints_of_that_rule_on_a_live_call(server_factory):
@@ -217,11 +238,11 @@ def test_a_supervisor_mute_stops_new_hints_of_that_rule_on_a_live_call(server_fa
     _, _, _, rec = scripted_call()
     srv = server_factory(recognizer_=rec, auth=auth())
 
-    plain = asyncio.run(_stream_in_two_phases(srv, "controls-plain", mute=False))
+    plain = asyncio.run(stream_in_two_phases(srv, "controls-plain"))
     rules = [e["rule"] for e in plain if e["type"] == "Hint" and e["status"] == "shown"]
     assert RULE in rules and set(later) <= set(rules)  # the script does what the assistant says
 
-    muted = asyncio.run(_stream_in_two_phases(srv, "controls-muted", mute=True))
+    muted = asyncio.run(stream_in_two_phases(srv, "controls-muted", mute_on(srv, srv, [])))
     rules = [e["rule"] for e in muted if e["type"] == "Hint" and e["status"] == "shown"]
     assert RULE not in rules, rules
     assert set(later) <= set(rules)  # the other hints after the mute still came
@@ -230,6 +251,45 @@ def test_a_supervisor_mute_stops_new_hints_of_that_rule_on_a_live_call(server_fa
     row = next(r for r in rep["controls"] if r["control"]["target_id"] == RULE)
     assert row["before"]["shown"] == 1 and row["after"]["shown"] == 0
     assert row["control"]["who"] == "qa-anna"
+
+
+@pytest.mark.redis
+def test_a_mute_on_node_b_reaches_a_live_call_on_node_a_through_redis(server_factory, tmp_path):
+    """Two nodes with their own RedisBus on one Redis (as `souffleur serve --redis-url`): the
+    supervisor's change goes to node B; the call's assistant runs on node A."""
+    from streaming.service.redis_bus import RedisBus
+    from tests.streaming.test_bus_contract import REDIS_URL, redis_available
+
+    if not redis_available():
+        pytest.skip(f"Redis is not running at {REDIS_URL}")
+    prefix = f"souffleur-test:{uuid.uuid4().hex[:8]}:"
+    expect = expected_without_controls()
+    later = [r for r, i in expect.items() if i >= PHASE1 and r != RULE]
+    try:
+        _, _, _, rec = scripted_call()
+        a = server_factory(recognizer_=rec, auth=auth(), bus=RedisBus(REDIS_URL, prefix=prefix),
+                           data_dir=str(tmp_path / "a"))
+        b = server_factory(recognizer_=rec, auth=auth(), bus=RedisBus(REDIS_URL, prefix=prefix),
+                           data_dir=str(tmp_path / "b"))
+        took: list[float] = []
+        muted = asyncio.run(stream_in_two_phases(a, "controls-two-nodes", mute_on(b, a, took)))
+        rules = [e["rule"] for e in muted if e["type"] == "Hint" and e["status"] == "shown"]
+        assert RULE not in rules and set(later) <= set(rules), rules
+        assert took and took[0] < 2.0, took  # in force on the call's node within seconds (pub/sub: milliseconds)
+        # both nodes list it; the change is audited where it was made, with who and why
+        for node in (a, b):
+            listed = request(node.http, "GET", "/v1/controls", SUP)[1]["controls"]
+            assert [(c["target_id"], c["who"]) for c in listed] == [(RULE, "qa-anna")]
+        audit_b = (tmp_path / "b" / "audit.jsonl").read_text()
+        assert '"kind": "control"' in audit_b and MUTE["why"] in audit_b
+        # a node started afterwards (a restart) has it in force from Redis
+        c = server_factory(recognizer_=rec, auth=auth(), bus=RedisBus(REDIS_URL, prefix=prefix),
+                           data_dir=str(tmp_path / "c"))
+        assert [x.target_id for x in c.server.controls.get().controls] == [RULE]
+    finally:
+        from tests.streaming.test_bus_contract import drop_prefix
+
+        asyncio.run(drop_prefix(prefix))
 
 
 @pytest.mark.parametrize("role", ["agent"])

@@ -1,10 +1,12 @@
 // The supervisor view: every call this node (or the shared bus) knows, live ones
 // followed over their event feeds (mood, alerts, open hints), a read-only overlay of
-// the call picked, and the AI-quality report.
+// the call picked, the AI-quality report, and the controls that correct the assistant
+// (a report row's "fix" leads to the control for it).
 
 import { CallFeed } from "./feed.js";
 import { CallModel } from "./model.js";
 import { CallsView } from "./calls-view.js";
+import { ControlsView } from "./controls-view.js";
 import { ReportView } from "./report-view.js";
 import { pageParams, apiUrl, overlayUrl } from "./urls.js";
 
@@ -15,7 +17,8 @@ const $ = (id) => document.getElementById(id);
 const tracked = new Map(); // call id -> {info, model, feed}
 let calls = []; // CallInfo from /v1/calls, display order
 const callsView = new CallsView($("calls"), { onOpen: open });
-const reportView = new ReportView($("report"));
+const reportView = new ReportView($("report"), { onFix: (t) => controlsView.prefill(t) });
+const controlsView = new ControlsView($("controls"), { onAdd: addControl, onRemove: removeControl });
 let scheduled = false;
 
 function schedule() {
@@ -93,6 +96,35 @@ async function refreshCalls() {
   schedule();
 }
 
+async function sendJson(method, path, body) {
+  const r = await fetch(apiUrl(path, params.token), { method, cache: "no-store",
+    headers: { "Content-Type": "application/json" }, body: body === undefined ? undefined : JSON.stringify(body) });
+  const doc = await r.json().catch(() => ({}));
+  if (!r.ok) throw new Error(`HTTP ${r.status}: ${doc.err_msg || doc.description || r.statusText}`);
+  return doc;
+}
+
+async function addControl(control) {
+  const made = await sendJson("POST", "/v1/controls", control);
+  await Promise.all([refreshControls(), refreshReport()]);
+  return made.control;
+}
+
+async function removeControl(id, why) {
+  await sendJson("DELETE", `/v1/controls/${encodeURIComponent(id)}`, { why });
+  await Promise.all([refreshControls(), refreshReport()]);
+}
+
+async function refreshControls() {
+  try {
+    controlsView.render(await getJson("/v1/controls"));
+    $("controls-error").hidden = true;
+  } catch (err) {
+    $("controls-error").hidden = false;
+    $("controls-error").textContent = String(err.message || err);
+  }
+}
+
 async function refreshReport() {
   try {
     reportView.render(await getJson("/v1/report"));
@@ -103,9 +135,11 @@ async function refreshReport() {
 }
 
 $("report-refresh").addEventListener("click", refreshReport);
-window.souffleurSupervisor = { tracked, refreshCalls, refreshReport, open };
+window.souffleurSupervisor = { tracked, refreshCalls, refreshReport, refreshControls, open };
 refreshCalls();
 refreshReport();
+refreshControls();
 setInterval(refreshCalls, 3000);
 setInterval(refreshReport, 15000);
+setInterval(refreshControls, 5000);
 setInterval(schedule, 1000); // durations tick
