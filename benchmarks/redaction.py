@@ -5,6 +5,8 @@ ordinary speech is removed with it.
     python benchmarks/redaction.py --calls tests/assist/data --calls tests/assist/calls
     python benchmarks/redaction.py --audio            # also from the dev recordings (tiny.en, en only)
     python benchmarks/redaction.py --details          # every survivor and false positive
+    python benchmarks/redaction.py --redis-live benchmarks/out/calls/piper   # from audio, read back
+                                                      # from Redis (benchmarks/_redaction_redis.py)
 
 Each call goes through the stored log's own redaction (`StoredRedaction`, as the
 Redis bus stores events, retroactive pass included), one `Record` per turn with its
@@ -296,7 +298,24 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--audio", action="store_true", help="also from the recordings (slow)")
     ap.add_argument("--audio-cache", type=Path, help="JSON file keeping the --audio transcripts")
     ap.add_argument("--details", action="store_true", help="print survivors and false positives")
+    ap.add_argument("--redis-live", action="append", metavar="[LABEL=]VOICE_DIR",
+                    help="stream the rendered English calls through a Redis-backed server and read"
+                         " every key (and the audit trail) back")
+    ap.add_argument("--redis-url", default="redis://127.0.0.1:6379/13",
+                    help="database for --redis-live (emptied first)")
+    ap.add_argument("--concurrency", type=int, default=2, help="--redis-live streams at once")
+    ap.add_argument("--json-out", type=Path, help="--redis-live: write the full report here")
     args = ap.parse_args(argv)
+    if args.redis_live:
+        import _redaction_redis as rr
+
+        out = rr.report(rr.run(args.redis_live, args.redis_url, args.concurrency, load_calls),
+                        args.details, CLASSES)
+        text = json.dumps(out, indent=1, default=str)
+        if args.json_out:
+            args.json_out.write_text(text)
+        print(json.dumps(out["summary"], indent=1))
+        return 0
     dirs = args.calls or [DEFAULT_CALLS]
     calls = load_calls(dirs)
     report: dict[str, Any] = {"calls": [str(d) for d in dirs]}
