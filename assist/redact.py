@@ -169,8 +169,14 @@ class Redactor:
                 self._results_alt(alt, expect)
             return e
         if e.get("type") == "FormValue" and e.get("field") in PII_FIELDS and e.get("value"):
-            self.add_values([str(e["value"])])
+            # the other readings and the words heard are the same value, misheard: as personal
+            alts = [str(a) for a in e.get("alternatives") or [] if a]
+            self.add_values([str(e["value"]), *alts])
             e["value"] = "[pii]"
+            if alts:
+                e["alternatives"] = ["[pii]"] * len(alts)
+            if e.get("heard"):
+                e["heard"] = "[pii]"
         return self._walk(e)
 
     def _expected(self, e: dict[str, Any], transcript: str) -> str | None:

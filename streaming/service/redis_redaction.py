@@ -52,7 +52,8 @@ class StoredRedaction:
         # it recognised ("my name is Chivon Kelly") that pieces stored earlier hold in clear
         needles = r.learned()
         if event.get("type") == "FormValue" and event.get("field") in PII_FIELDS and value:
-            needles.append(str(value).strip().lower())
+            # the value and its other readings (misheard versions of it, field-aware decoding)
+            needles += [str(v).strip().lower() for v in [value, *(event.get("alternatives") or [])] if v]
         if needles:
             for item in recent:
                 rid, said, was = item

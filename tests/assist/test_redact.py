@@ -87,3 +87,21 @@ def test_form_value_event_and_later_mentions():
     assert fv["value"] == "[pii]" and "Yildiz" not in json.dumps(fv)
     summary = r.event({"type": "Summary", "text": "Mehmet Yildiz asked about a refund.", "id": "s"})
     assert "Yildiz" not in summary["text"] and summary["id"] == "s"
+
+
+def test_a_form_values_other_readings_and_what_was_heard_are_redacted_too():
+    """Field-aware decoding adds `alternatives` and `heard` to a FormValue: misheard
+    versions of the same personal value (found by benchmarks/redaction.py --redis-live)."""
+    from assist.redact import Redactor
+
+    r = Redactor()
+    e = {"type": "FormValue", "field": "full_name", "value": "Fergus Farrow",
+         "alternatives": ["Ferdis Firrow", "Fergus Farro"], "heard": "It's Ferdis Firrow.",
+         "evidence": [], "display": "check"}
+    out = r.event(e)
+    said = str(out)
+    assert "Ferdis" not in said and "Firrow" not in said and "Fergus" not in said, said
+    assert out["alternatives"] == ["[pii]", "[pii]"] and out["heard"] == "[pii]"
+    assert e["alternatives"][0] == "Ferdis Firrow"  # the original is left alone
+    # learnt: a later transcript holding the misheard reading is redacted as well
+    assert "Ferdis" not in r.text("Thanks, Ferdis Firrow, one moment.")
