@@ -94,7 +94,8 @@ class LiveCall:
         lang = self.session.options.language or "en"
         self.pipeline = CallPipeline(self.call_id, s.bus, s.assist_factory, lang, on_event=s.count_assist_event,
                                      records=s.segmenter.record,
-                                     redecode=self.redecode if s.options.field_decode != "off" else None)
+                                     redecode=self.redecode if s.options.field_decode != "off" else None,
+                                     from_audio=True)
         await s.bus.start_call(CallInfo(self.call_id, node=s.node_id, meta={
             "encoding": self.session.options.encoding, "sample_rate": self.session.options.sample_rate,
             "channels": self.session.options.channels, "request_id": self.session.request_id}))

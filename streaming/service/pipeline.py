@@ -45,6 +45,7 @@ class CallPipeline:
         on_event: Callable[[dict[str, Any]], None] | None = None,
         records: bool = True,
         redecode: Redecode | None = None,
+        from_audio: bool = False,
     ) -> None:
         self.call_id = call_id
         self.bus = bus
@@ -58,7 +59,9 @@ class CallPipeline:
         self._refining: asyncio.Task | None = None
         # field-aware decoding: the call's `LiveCall.redecode` (None: batch, text, tests)
         self.redecode = redecode
-        if self.assist is not None and redecode is not None and hasattr(self.assist, "from_audio"):
+        # the segments come from a recogniser: values without a checksum need a second hearing
+        # (docs/assist.md), whether or not field decoding runs
+        if self.assist is not None and (from_audio or redecode is not None) and hasattr(self.assist, "from_audio"):
             self.assist.from_audio = True
         self._redecodes: set[asyncio.Task] = set()
         # With the transcript of record on (the default), the assistant reads `Record`

@@ -90,6 +90,7 @@ def test_field_decode_off_asks_nothing(server_factory):
     assert not asked
     last = [v for v in values if v["field"] == "customer_number"][-1]
     assert last["value"] == "47128839" and last["alternatives"] == []
+    assert last["display"] == "check"  # still one hearing of a value without a checksum
 
 
 @pytest.mark.parametrize("prompt", ["", "My customer number is 5031 2764."])
