@@ -503,8 +503,12 @@ class FormFiller(RedecodeMixin):
             evidence=list(c.evidence), replaces=cur.id if cur is not None else None,
             correction=c.correction and (cur is not None or c.field in self.blocked_recent),
             source=source, label=spec.label_for(self.language))
+        return self._store(fv)
+
+    def _store(self, fv: FormValue) -> FormValue:
+        """A new suggestion: in the call's list, and the field's standing one."""
         self._all[fv.id] = fv
-        self._current[c.field] = fv
+        self._current[fv.field] = fv
         return fv
 
     def _span_conf(self, e: Evidence) -> float:

@@ -162,8 +162,9 @@ class RedecodeMixin:
         # a repeated digit merged): a valid reading that holds the best one plus more
         # characters makes it suspect, and wins when it has a fair share of the mass.
         longer = next(((v, s) for v, s in ranked[1:] if _dropped_from(best, v, ftype)), None)
-        # any longer valid reading: it may hold what this one dropped ("77749" / "61527749")
-        suspect = best in choice.suspect or longer is not None or any(
+        # any longer valid reading (`longer` among them): it may hold what this one dropped
+        # ("77749" / "61527749")
+        suspect = best in choice.suspect or any(
             len(_key(v, ftype)) > len(_key(best, ftype)) for v, _ in ranked[1:])
         switched = longer is not None and longer[1] >= LONGER_WINS
         if switched and longer is not None:
@@ -206,9 +207,7 @@ class RedecodeMixin:
             replaces=cur.id if cur is not None else None, label=spec.label_for(self.language),
             alternatives=list(dict.fromkeys(a for a in alternatives if a != value))[:3],
             heard="" if evidence[0].char_end - evidence[0].char_start < len(turn.seg.text) else heard)
-        self._all[fv.id] = fv
-        self._current[f] = fv
-        return fv
+        return self._store(fv)
 
     def _check_value(self, turn: Turn, f: str, heard: str) -> FormValue | None:
         """Nothing valid was heard where a dictated value was asked for: offer what was
@@ -222,9 +221,7 @@ class RedecodeMixin:
             id=self._next_id(), field=f, value=raw, confidence=0.2,
             evidence=[evidence_at(turn, 0, len(turn.seg.text))], label=spec.label_for(self.language),
             heard=heard, valid=False)
-        self._all[fv.id] = fv
-        self._current[f] = fv
-        return fv
+        return self._store(fv)
 
 
 _IBAN_TAIL = re.compile(r"(\d{2})([A-Z]{3,5})(0?)(\d{10})(?!\d)")
@@ -276,4 +273,4 @@ def _leftover(turn: Turn, value: str, pos: int) -> bool:
     """The dictated run the value was read from holds more than the value ("G 12 A Q Q" read
     as "G1 2AQ"): part of what was said is unaccounted for."""
     run = next((r for r in value_runs(turn.toks) if r.start <= pos < r.end), None)
-    return run is not None and len(run.text()) > len(re.sub(r"[^A-Za-z0-9]", "", value))
+    return run is not None and len(run.text()) > len(_key(value, ""))

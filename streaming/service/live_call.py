@@ -86,7 +86,7 @@ class LiveCall:
         self._format = TextFormat.of(numerals=o.numerals, smart_format=o.smart_format, punctuate=o.punctuate)
         # the audio of recent records, for field-aware decoding: by (channel, start) while
         # decoding, then by record id once the Record is out
-        self._record_reqs: dict[tuple[str, float], DecodeRequest] = {}
+        self._record_reqs: dict[tuple[int, float], DecodeRequest] = {}
         self._record_audio: OrderedDict[str, DecodeRequest] = OrderedDict()
 
     async def run(self) -> None:
@@ -250,8 +250,7 @@ class LiveCall:
         return [h.alternatives for h in hyps if h is not None and not h.rejected and h.alternatives]
 
     def _keep_record_audio(self, msg: dict[str, Any]) -> None:
-        ch = msg["channel_index"][0]
-        req = self._record_reqs.pop((f"/{ch}", round(float(msg["span"][0]), 3)), None)
+        req = self._record_reqs.pop((int(msg["channel_index"][0]), round(float(msg["span"][0]), 3)), None)
         if req is None:
             return
         self._record_audio[msg["record_id"]] = req
@@ -260,7 +259,7 @@ class LiveCall:
 
     async def _decode(self, req: DecodeRequest) -> None:
         if req.kind == "record" and self.pipeline is not None and self.pipeline.redecode is not None:
-            self._record_reqs[("/" + req.key.rsplit("/", 1)[-1], round(req.offset, 3))] = req
+            self._record_reqs[(int(req.key.rsplit("/", 1)[-1]), round(req.offset, 3))] = req  # key: "<request>/<channel>"
             while len(self._record_reqs) > 64:  # records without a message (silence) are never claimed
                 self._record_reqs.pop(next(iter(self._record_reqs)))
         hyp = await self.server.scheduler.decode(req)

@@ -61,7 +61,7 @@ class CallPipeline:
         self.redecode = redecode
         # the segments come from a recogniser: values without a checksum need a second hearing
         # (docs/assist.md), whether or not field decoding runs
-        if self.assist is not None and (from_audio or redecode is not None) and hasattr(self.assist, "from_audio"):
+        if self.assist is not None and from_audio and hasattr(self.assist, "from_audio"):
             self.assist.from_audio = True
         self._redecodes: set[asyncio.Task] = set()
         # With the transcript of record on (the default), the assistant reads `Record`

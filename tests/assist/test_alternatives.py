@@ -26,6 +26,13 @@ def _say(f: FormFiller, sid: str, speaker: str, text: str):
     return f.on_segment(Segment(sid, speaker, text, 0.0, 1.0, language=f.language))  # type: ignore[arg-type]
 
 
+def _assert_read_back_fills(f: FormFiller, read_back: str, yes: str) -> None:
+    """The agent reads the value back, the caller says yes: confirmed, shown as filled."""
+    _say(f, "a2", "agent", read_back)
+    (after,) = _say(f, "c2", "customer", yes)
+    assert after.confirmed and after.display == "filled"
+
+
 def test_a_digit_misheard_in_the_record_is_filled_from_the_hypothesis_that_validates():
     f = _filler()
     _say(f, "a1", "agent", "Can I take your IBAN, please?")
@@ -89,9 +96,7 @@ def test_agreeing_hypotheses_raise_confidence_but_a_number_without_checksum_wait
     assert fv.value == "47128839" and fv.alternatives == []
     # one hearing, however unanimous: held-out calls showed every hypothesis sharing a mishearing
     assert fv.display == "check" and fv.confidence > calibrated(0.5, False, "reference")
-    _say(f, "a2", "agent", "So that's 4712 8839, is that right?")
-    (after,) = _say(f, "c2", "customer", "Yes, that's right.")
-    assert after.confirmed and after.display == "filled"
+    _assert_read_back_fills(f, "So that's 4712 8839, is that right?", "Yes, that's right.")
 
 
 def test_a_value_only_the_hypotheses_heard_is_proposed_below_an_agreeing_one():
@@ -202,9 +207,7 @@ def test_a_name_heard_once_is_a_check_even_spelled_out_until_the_read_back_is_co
     _say(f, "c1", "customer", "Nathan Greaves, G-R-E-A-V-E-S.")
     (fv,) = f.on_alternatives("c1", [[("Nathan Greaves, G-R-E-A-V-E-S.", -0.5)]])
     assert fv.value == "Nathan Greaves" and fv.display == "check"
-    _say(f, "a2", "agent", "Thank you, Mr Nathan Greaves. Is that right?")
-    (after,) = _say(f, "c2", "customer", "Yes.")
-    assert after.confirmed and after.display == "filled"
+    _assert_read_back_fills(f, "Thank you, Mr Nathan Greaves. Is that right?", "Yes.")
 
 
 def test_a_reading_that_lost_a_digit_is_a_check_and_the_longer_reading_wins_with_a_fair_share():
