@@ -315,14 +315,17 @@ class ChannelTranscriber:
                 self._after_final.setdefault(self.pending_finals[-1], set()).add("speech_final")
             elif self.utterance_open:
                 self._emit_speech_final(out)
-        if self.utterance_end_ms is None or self.utterance_end_sent:
+        if self.utterance_end_ms is None:
             return
         if self.pending_finals:
-            # the last word is not known yet; the gap counts from the end of speech
+            # The last word is not known yet; the gap counts from the end of speech.
+            # `utterance_end_sent` speaks of words already sent, not of these: under load
+            # an earlier utterance's end may have gone out while this one waits.
             if silence_ms >= self.utterance_end_ms:
                 self._after_final.setdefault(self.pending_finals[-1], set()).add("utterance_end")
         elif (
-            self.last_word_end is not None
+            not self.utterance_end_sent
+            and self.last_word_end is not None
             and frame_end / RATE - self.last_word_end >= self.utterance_end_ms / 1000
         ):
             self._utterance_end(out)

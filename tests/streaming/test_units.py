@@ -21,7 +21,7 @@ from streaming.audio.codecs import (
     decode_samples,
     encode_samples,
 )
-from streaming.live.channel import ChannelTranscriber, SpeechStarted, TranscriptUpdate
+from streaming.live.channel import ChannelTranscriber, SpeechStarted, TranscriptUpdate, UtteranceEnd
 from streaming.options import OptionError, SegmenterOptions, parse_stream_query
 from streaming.service.bus import CallInfo, MemoryBus, SubscriberLagging
 from tests.conftest import espeak, silence
@@ -239,6 +239,53 @@ def test_channel_commits_agreed_words_early_and_ends_utterances_once():
     assert sum(f.speech_final for f in finals) == 1 and finals[-1].speech_final
     assert sum(isinstance(o, SpeechStarted) for o in out) == 1
     assert ch.decodes["interim"] >= 3
+
+
+def test_every_utterance_gets_its_utterance_end_when_decodes_lag():
+    """Under load a final comes back seconds late; the gaps of the utterances behind it
+    still count (the UtteranceEnd of the first must not hide the others': found when a
+    busy CI machine sent two UtteranceEnds for three utterances)."""
+    from streaming.audio.codecs import resample
+
+    x, rate = espeak("one two three", speed=150)
+    speech = resample(x[:, 0], rate)
+    speech = speech[: np.nonzero(np.abs(speech) > 0.01)[0][-1]]
+    gap = silence(1.5, 16000)[:, 0]
+    audio = np.concatenate([gap, speech, gap, speech, gap, speech, gap])
+    span = len(speech) / 16000
+    starts = [1.5 + i * (span + 1.5) for i in range(3)]
+
+    def script(r: DecodeRequest):
+        return [(" word", s + 0.1 - r.offset, s + span - 0.1 - r.offset) for s in starts
+                if r.offset - 0.01 <= s and s + span <= r.offset + r.duration + 0.01]
+
+    rec = ScriptedRecognizer(script)
+    ch = ChannelTranscriber("k/0", 0, SegmenterOptions(pause_ms=500), endpointing_ms=500,
+                            utterance_end_ms=1000)
+    lag = int(2.2 * 16000)  # every result arrives 2.2 s of audio after it was asked for
+    waiting: list[tuple[int, DecodeRequest]] = []
+    out = []
+
+    def handle(items, at):
+        for it in items:
+            if isinstance(it, DecodeRequest):
+                waiting.append((at + lag, it))
+            else:
+                out.append(it)
+
+    for i in range(0, len(audio), 320):
+        handle(ch.push(audio[i:i + 320]), i)
+        while waiting and waiting[0][0] <= i:
+            _, req = waiting.pop(0)
+            handle(ch.on_result(req, rec.decode_batch([req])[0]), i)
+    handle(ch.close(), len(audio))
+    while waiting:
+        _, req = waiting.pop(0)
+        handle(ch.on_result(req, rec.decode_batch([req])[0]), len(audio))
+    finals = [o for o in out if isinstance(o, TranscriptUpdate) and o.is_final and o.words]
+    assert len(finals) == 3
+    ends = [o for o in out if isinstance(o, UtteranceEnd)]
+    assert [round(e.last_word_end, 2) for e in ends] == [round(f.words[-1].end, 2) for f in finals]
 
 
 def test_channel_never_decodes_silence_or_clicks():
