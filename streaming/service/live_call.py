@@ -114,6 +114,12 @@ class LiveCall:
             # slot now; the assistant finishes (summary) while new calls come in.
             self.release()
             await self.pipeline.finish()
+            # The ended assistant is kept a while for feedback (`remember`); it must not
+            # keep this call's audio alive through the bound `redecode` (a node ran with
+            # the audio of its last 500 calls).
+            self.pipeline.redecode = None
+            self._record_audio.clear()
+            self._record_reqs.clear()
             await s.bus.end_call(self.call_id, duration=round(self.session.audio_seconds, 3))
 
     async def _read(self) -> None:

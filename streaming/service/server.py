@@ -69,6 +69,8 @@ __all__ = [
 log = logging.getLogger("souffleur")
 install_secret_scrubber()
 
+ENDED_KEEP_S = 1800.0  # an ended call's assistant takes feedback this long (after-call work)
+
 
 class SouffleurServer:
     """Owns the model, the scheduler, the bus and every live call of this process."""
@@ -116,6 +118,7 @@ class SouffleurServer:
         self.subscribers: dict[str, int] = {}  # call_id -> desktops following it
         self.calls: dict[str, LiveCall] = {}
         self.recent: OrderedDict[str, CallPipeline] = OrderedDict()  # ended calls, for feedback
+        self._ended_at: dict[str, float] = {}
         self.started = time.time()
         self.draining = False
         self.desktops: set[Desktop] = set()  # desktops following a call here (sent away on SIGTERM)
@@ -509,9 +512,18 @@ class SouffleurServer:
         return None
 
     def remember(self, pipeline: CallPipeline) -> None:
+        """Keep an ended call's assistant for after-call work (feedback on its summary):
+        the last 500 calls, none for longer than `ENDED_KEEP_S`, so a node's memory
+        levels off instead of growing with every call it has served."""
+        now = time.monotonic()
         self.recent[pipeline.call_id] = pipeline
-        while len(self.recent) > 500:
-            self.recent.popitem(last=False)
+        self._ended_at[pipeline.call_id] = now
+        while self.recent:
+            oldest = next(iter(self.recent))
+            if len(self.recent) <= 500 and now - self._ended_at.get(oldest, now) <= ENDED_KEEP_S:
+                break
+            self.recent.pop(oldest)
+            self._ended_at.pop(oldest, None)
 
 
 def _malloc_trim():

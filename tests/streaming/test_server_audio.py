@@ -211,3 +211,41 @@ def test_two_calls_at_once_stay_separate(server):
         body = json.load(r)
     texts = " ".join(e["channel"]["alternatives"][0]["transcript"] for e in body["events"] if e["type"] == "Results")
     assert "comparatively" in texts.lower() and "modern" in texts.lower()
+
+
+def test_an_ended_call_keeps_no_audio_alive(server, monkeypatch):
+    """The assistant of an ended call stays for feedback, the call's audio does not: the
+    kept assistant held its `LiveCall` (every record's audio) through a bound method, so a
+    node grew with each call it served. Ended assistants also expire after a while."""
+    import gc
+    import time as _time
+
+    from streaming.service import server as server_mod
+    from streaming.service.live_call import LiveCall
+
+    audio, rate, _ = clip(LJ8)
+    for i in range(2):
+        res = _stream(server.url, _with_tail(audio, rate), rate, call_id=f"gone-{i}")
+        assert res.finals()
+
+    def alive() -> int:
+        gc.collect()
+        return sum(1 for o in gc.get_objects() if isinstance(o, LiveCall))
+
+    deadline = _time.time() + 10
+    while alive() and _time.time() < deadline:
+        _time.sleep(0.1)
+    assert alive() == 0
+    srv = server.server
+    assert {"gone-0", "gone-1"} <= set(srv.recent)  # feedback still reaches them
+    assert all(p.redecode is None for p in srv.recent.values())
+    # an hour on, the next ended call pushes out the ones kept past ENDED_KEEP_S
+    real = _time.monotonic
+    monkeypatch.setattr(server_mod.time, "monotonic", lambda: real() + server_mod.ENDED_KEEP_S + 1)
+    kept = srv.recent["gone-1"]
+    server.call(_remember(srv, kept))
+    assert list(srv.recent) == ["gone-1"]
+
+
+async def _remember(srv, pipeline):
+    srv.remember(pipeline)
