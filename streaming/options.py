@@ -371,8 +371,10 @@ def parse_stream_query(query: str, also: frozenset[str] = frozenset()) -> Stream
     o.keyterms, warnings = _keyterms(multi.get("keyterm", []), multi.get("keywords", []))
     if o.smart_format:
         warnings.append(ParamWarning(
-            "smart_format", "partial", "numerals and punctuation only; dates, times, currency, phone numbers, "
-            "e-mails, URLs and paragraphs are left as the model writes them"))
+            "smart_format", "partial", "numerals, punctuation, e-mail addresses, dollar and euro amounts, "
+            "times with am/pm, dates with a month name and ordinals from 11th are formatted; phone numbers stay "
+            "plain digits (only a spoken '+' is written), and URLs, street addresses, alphanumerics (order "
+            "numbers), measurements, other dates and times, and paragraphs are left as the model writes them"))
     o.warnings = tuple(warnings + _unacted(list(multi), also))
     return o
 

@@ -14,13 +14,20 @@ of spoken numbers). Pure: message dicts in, new message dicts out.
   commas Whisper writes between dictated digits ("5, 1, 9, 2" -> "5192").
   Ordinals, decimals, currency, dates and times are left as the model wrote them
   (Whisper writes most of them with digits already).
+* `smart_format=true`: numerals, and also e-mail addresses, money, times with am/pm, dates
+  with a month name, ordinals from 11th and "+" before a dictated international number, as
+  Deepgram's smart format writes them ("john dot smith at example dot com" ->
+  "john.smith@example.com", "twenty five dollars" -> "$25", "three thirty pm" -> "3:30 PM",
+  "november second" -> "November 2"): `streaming/live/smart_format.py`, which lists what it
+  leaves alone.
 * `punctuate=false`: no punctuation and no capitals, as Deepgram's (one switch for both):
   punctuation at the edges of each word is removed (inside a word it stays: "3.5",
   "don't", "e-mail"), and everything is lower-cased. `smart_format=true` keeps
   punctuation, as Deepgram's does.
 
-A merged number is one entry of `words` (start of its first word, end of its last, mean
-confidence), so `transcript` stays the words' `punctuated_word`s joined by spaces.
+A merged number (or e-mail, amount, ...) is one entry of `words` (start of its first word,
+end of its last, mean confidence), so `transcript` stays the words' `punctuated_word`s
+joined by spaces.
 """
 
 from __future__ import annotations
@@ -31,6 +38,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from streaming.asr.textnorm import number_words
+from streaming.live.smart_format import smart_spans
 
 _UNITS = {number_words(n): n for n in range(10)} | {"oh": 0, "nought": 0}
 _TEENS = {number_words(n): n for n in range(10, 20)}
@@ -50,18 +58,20 @@ _DIGIT_RUN = re.compile(r"^\d(?:-\d)+$")
 
 @dataclass(frozen=True)
 class TextFormat:
-    """How one client wants its text: `numerals` and `punctuate` (smart_format folded in)."""
+    """How one client wants its text: `numerals`, `punctuate` and `smart` (smart_format's
+    e-mails, money, times, dates; smart_format also turns the other two on)."""
 
     numerals: bool = False
     punctuate: bool = True
+    smart: bool = False
 
     @classmethod
     def of(cls, *, numerals: bool, smart_format: bool, punctuate: bool) -> TextFormat:
-        return cls(numerals=numerals or smart_format, punctuate=punctuate or smart_format)
+        return cls(numerals=numerals or smart_format, punctuate=punctuate or smart_format, smart=smart_format)
 
     @property
     def changes_text(self) -> bool:
-        return self.numerals or not self.punctuate
+        return self.numerals or self.smart or not self.punctuate
 
     def message(self, msg: dict[str, Any]) -> dict[str, Any]:
         """A formatted copy of a `Results` or `Record` message (others are returned as they are)."""
@@ -74,18 +84,44 @@ class TextFormat:
             alt["words"] = self.words(alt.get("words", []))
         return out
 
+    def spans(self, tokens: list[str]) -> list[tuple[int, int, str, str | None]]:
+        """What to rewrite in `tokens` (written words): (first, after the last, new text,
+        new `word` or None for a number's digits), none overlapping, in order."""
+        spans = [(a, b, new, None) for a, b, new in numeral_spans(tokens)] if self.numerals else []
+        if not self.smart:
+            return spans
+        # smart_format reads the text as numerals wrote it; its spans are mapped back onto
+        # the written words, so a span over a merged number takes that number's words
+        merged = _apply(tokens, spans, lambda _, span: span[2])
+        origin = _apply([(i, i + 1) for i in range(len(tokens))], spans,
+                        lambda items, _: (items[0][0], items[-1][1]))
+        numbers = {s[0]: s for s in spans}
+        smart = {s[0]: s for s in smart_spans([_split(t) for t in merged])}
+        out, i = [], 0
+        while i < len(merged):
+            if i in smart:
+                _, j, new, word = smart[i]
+                out.append((origin[i][0], origin[j - 1][1], new, word))
+                i = j
+                continue
+            number = numbers.get(origin[i][0])
+            if number is not None and number[1] == origin[i][1]:
+                out.append(number)
+            i += 1
+        return out
+
     def text(self, text: str) -> str:
         tokens = text.split()
-        if self.numerals:
-            tokens = _apply(tokens, numeral_spans(tokens), lambda _, new: new)
+        if self.numerals or self.smart:
+            tokens = _apply(tokens, self.spans(tokens), lambda _, span: span[2])
         if not self.punctuate:
             tokens = [p for p in (_plain(t) for t in tokens) if p]
         return " ".join(tokens)
 
     def words(self, words: list[dict[str, Any]]) -> list[dict[str, Any]]:
         tokens = [w.get("punctuated_word") or w.get("word", "") for w in words]
-        if self.numerals:
-            words = _apply(words, numeral_spans(tokens), _merge)
+        if self.numerals or self.smart:
+            words = _apply(words, self.spans(tokens), lambda items, span: _merge(items, span[2], span[3]))
         if not self.punctuate:
             out = []
             for w in words:
@@ -96,22 +132,25 @@ class TextFormat:
         return words
 
 
-def _apply(items: list, spans: list[tuple[int, int, str]], make) -> list:
-    """`items` with each span [a, b) replaced by `make(items[a:b], text)`."""
+def _apply(items: list, spans: list[tuple], make) -> list:
+    """`items` with each span (a, b, ...) replaced by `make(items[a:b], span)`."""
     out, i = [], 0
-    for a, b, new in spans:
+    for span in spans:
+        a, b = span[0], span[1]
         out.extend(items[i:a])
-        out.append(make(items[a:b], new))
+        out.append(make(items[a:b], span))
         i = b
     out.extend(items[i:])
     return out
 
 
-def _merge(words: list[dict[str, Any]], text: str) -> dict[str, Any]:
-    """One word entry for a number said in several words."""
+def _merge(words: list[dict[str, Any]], text: str, word: str | None = None) -> dict[str, Any]:
+    """One word entry for a number (e-mail, amount, ...) said in several words; `word` is
+    the entry's `word`, a number's digits when None."""
     first = words[0]
     conf = sum(float(w.get("confidence", 0.0)) for w in words) / len(words)
-    return {**first, "word": re.sub(r"\D", "", text) or text, "start": first["start"],
+    word = word if word is not None else re.sub(r"\D", "", text) or text
+    return {**first, "word": word, "start": first["start"],
             "end": words[-1]["end"], "confidence": round(conf, 4), "punctuated_word": text}
 
 

@@ -195,7 +195,7 @@ def test_punctuate_false_and_merged_words():
     # inside a word punctuation stays; redacted words keep their brackets
     assert TextFormat(punctuate=False).text("It's 3.5%, [redacted].") == "it's 3.5% [redacted]"
     # smart_format: numerals, and punctuation even with punctuate=false (as Deepgram's)
-    assert TextFormat.of(numerals=False, smart_format=True, punctuate=False) == TextFormat(numerals=True)
+    assert TextFormat.of(numerals=False, smart_format=True, punctuate=False) == TextFormat(numerals=True, smart=True)
     assert not TextFormat().changes_text
 
 
