@@ -56,6 +56,11 @@ class ModelUnavailable(RuntimeError):
     """A bundled model cannot be provided; the message says what to install or fix."""
 
 
+class DeviceUnavailable(ModelUnavailable):
+    """The model cannot be loaded on the device asked for (`--device cuda` without a
+    usable GPU, driver or CUDA libraries): said in one line, not a CTranslate2 traceback."""
+
+
 def resolve_model(name: str | None, cache_dir: str | os.PathLike[str] | None = None) -> str:
     """What faster-whisper should load for a model name (a folder, a hub name or a path)."""
     if name in (BUNDLED, "", None):

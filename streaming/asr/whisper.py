@@ -27,7 +27,7 @@ from faster_whisper import WhisperModel
 from faster_whisper.tokenizer import Tokenizer
 
 from streaming.asr.base import DecodeRequest, Hypothesis, HypWord, normalize_word
-from streaming.asr.models import display_name, model_path
+from streaming.asr.models import DeviceUnavailable, display_name, model_path
 from streaming.options import AsrOptions
 
 log = logging.getLogger(__name__)
@@ -92,14 +92,24 @@ class WhisperRecognizer:
             compute_type = "int8"  # float16 is refused on CPU: degrade, don't crash
         self.workers = o.workers or (1 if self.device == "cuda" else _cpu_count())
         t0 = time.perf_counter()
-        self.model = WhisperModel(
-            model_path(o),
-            device=self.device,
-            compute_type=compute_type,
-            cpu_threads=o.cpu_threads,
-            num_workers=self.workers,
-            download_root=o.download_root,
-        )
+        path = model_path(o)
+        try:
+            self.model = WhisperModel(
+                path,
+                device=self.device,
+                compute_type=compute_type,
+                cpu_threads=o.cpu_threads,
+                num_workers=self.workers,
+                download_root=o.download_root,
+            )
+        except (RuntimeError, ValueError) as e:
+            if self.device != "cuda":
+                raise
+            raise DeviceUnavailable(
+                f"--device cuda: the model cannot be loaded on a GPU ({e}). CTranslate2 needs an "
+                "NVIDIA driver for CUDA 12 with cuBLAS 12 and cuDNN 9 (the Dockerfile's `cuda` "
+                "stage has them); use --device cpu or --device auto to run without one"
+            ) from e
         self.load_seconds = time.perf_counter() - t0
         self.compute_type = compute_type
         self.name = display_name(o.model)

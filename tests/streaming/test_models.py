@@ -170,3 +170,18 @@ def test_real_halves_join_to_the_pinned_model(tmp_path):
     size, sha = models.BASE_FILES["model.bin"]
     assert (sha, size) == (models.BASE_SHA256, 145217532)
     assert hashlib.sha256((folder / "model.bin").read_bytes()).hexdigest() == sha
+
+
+def test_cuda_without_a_gpu_is_one_clear_line_and_exit_2(tmp_path):
+    """`--device cuda` where CTranslate2 finds no usable GPU: the CLI says what is missing
+    and what to run instead, exit 2, no traceback (it was a CTranslate2 RuntimeError)."""
+    import ctranslate2
+
+    if ctranslate2.get_cuda_device_count() > 0:
+        pytest.skip("a CUDA device is present: the GPU path is measured by benchmarks/capacity.py")
+    clip = Path(__file__).resolve().parents[1] / "data" / "audio" / "ljspeech" / "LJ001-0002.flac"
+    r = subprocess.run([sys.executable, "-m", "streaming.cli", "transcribe", "--device", "cuda",
+                        "--out", str(tmp_path), str(clip)], capture_output=True, text=True, timeout=120)
+    assert r.returncode == 2, r.stderr
+    assert "Traceback" not in r.stderr
+    assert "--device cuda" in r.stderr and "--device cpu" in r.stderr
