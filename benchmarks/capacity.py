@@ -47,8 +47,8 @@ OUT = Path(__file__).resolve().parent / "out"
 class Call:
     """A softphone looping its recording in real time until told to stop, and its desktop."""
 
-    def __init__(self, i: int, url: str, frames: list[bytes], rate: int) -> None:
-        self.i, self.url, self.frames, self.rate = i, url, frames, rate
+    def __init__(self, i: int, url: str, frames: list[bytes], rate: int, language: str | None = None) -> None:
+        self.i, self.url, self.frames, self.rate, self.language = i, url, frames, rate, language
         self.call_id = f"cap-{i}-{int(time.time() * 1000)}"
         self.sent: list[float] = []  # wall time each frame was sent
         self.finals: list[tuple[float, float]] = []  # (received, latency)
@@ -59,6 +59,8 @@ class Call:
     async def run(self) -> None:
         q = dict(encoding="linear16", sample_rate=self.rate, channels=2, multichannel=True,
                  call_id=self.call_id, interim_results=True)
+        if self.language:
+            q["language"] = self.language
         async with EventsClient(self.url, self.call_id, wait=True), \
                 connect(listen_url(self.url, **q), max_size=None, compression=None) as ws:
             reader = asyncio.create_task(self._read(ws))
@@ -111,6 +113,7 @@ def main() -> None:
     ap.add_argument("--device", default=None)
     ap.add_argument("--compute-type", default=None)
     ap.add_argument("--workers", type=int, default=None)
+    ap.add_argument("--language", default=None, help="nl: the Dutch dev calls, language=nl (needs a multilingual model)")
     ap.add_argument("--start", type=int, default=4)
     ap.add_argument("--step", type=int, default=1)
     ap.add_argument("--max", type=int, default=24, help="stop the ramp here")
@@ -121,7 +124,8 @@ def main() -> None:
     ap.add_argument("--json-out", default=None)
     args = ap.parse_args()
     OUT.mkdir(exist_ok=True)
-    tag = "-".join(str(x) for x in (args.model or "bundled", args.device or "cpu", args.compute_type or "int8"))
+    tag = "-".join(str(x) for x in (args.model or "bundled", args.device or "cpu", args.compute_type or "int8",
+                                    args.language or "en"))
     stamp = time.strftime("%Y-%m-%d")
     png = Path(args.png or OUT / f"capacity-{tag}-{stamp}.png")
     json_out = Path(args.json_out or OUT / f"capacity-{tag}-{stamp}.json")
@@ -142,7 +146,7 @@ def main() -> None:
             time.sleep(0.1)
     ps = psutil.Process(proc.pid)
     url = f"ws://127.0.0.1:{port}"
-    pool = recordings()
+    pool = recordings(args.language or "en")
     steps: list[dict] = []
 
     async def ramp() -> None:
@@ -152,7 +156,7 @@ def main() -> None:
         while n <= args.max:
             while len(calls) < n:
                 name_frames_rate = pool[len(calls) % len(pool)]
-                c = Call(len(calls), url, name_frames_rate[1], name_frames_rate[2])
+                c = Call(len(calls), url, name_frames_rate[1], name_frames_rate[2], args.language)
                 calls.append(c)
                 tasks.append(asyncio.create_task(c.run()))
                 await asyncio.sleep(0.2)
@@ -208,7 +212,7 @@ def main() -> None:
                     "gpu": (subprocess.run(["nvidia-smi", "--query-gpu=name", "--format=csv,noheader"],
                                            capture_output=True, text=True).stdout.strip()
                             if shutil.which("nvidia-smi") else None)},
-        "model": args.model or "bundled", "device": args.device or "cpu",
+        "model": args.model or "bundled", "device": args.device or "cpu", "language": args.language or "en",
         "compute_type": args.compute_type or "int8", "p90_limit": args.p90_limit,
         "capacity": held[-1]["calls"] if held else 0,
         "stopped_by": (None if not steps or steps[-1] in held else

@@ -48,11 +48,13 @@ from streaming.client import EventsClient, audio_frames, listen_url, stream_fram
 OUT = Path(__file__).resolve().parent / "out"
 
 
-def recordings() -> list[tuple[str, list[bytes], int]]:
-    """Stereo calls: one real telephone call (agent left, caller right, 8 kHz) and the
-    five dev calls (16 kHz)."""
-    paths = [SHARED / "audio/group2_conversational/aws_lca_calls/Auto_Repairs_40_UTC_stereo_agentL_callerR.wav"]
-    paths += sorted((SHARED / "assist").glob("dev_en_*.stereo16k.flac"))
+def recordings(language: str = "en") -> list[tuple[str, list[bytes], int]]:
+    """Stereo calls. English: one real telephone call (agent left, caller right, 8 kHz)
+    and the five dev calls (16 kHz). Dutch: the three Dutch dev calls (espeak-ng)."""
+    paths = []
+    if language == "en":
+        paths.append(SHARED / "audio/group2_conversational/aws_lca_calls/Auto_Repairs_40_UTC_stereo_agentL_callerR.wav")
+    paths += sorted((SHARED / "assist").glob(f"dev_{language}_*.stereo16k.flac"))
     pool = []
     for p in paths:
         audio, rate = load_audio(p)
