@@ -18,7 +18,7 @@ from assist.engine import AssistSession
 from assist.feedback import JsonlAuditStore, report
 from assist.knowledge import KnowledgeBase
 from assist.llm import client_from_env
-from assist.redact import PII_FIELDS, RedactingAuditStore, Redactor, redaction_kinds
+from assist.redact import PII_FIELDS, RedactingAuditStore, Redactor, form_values, redaction_kinds
 from assist.transcript_io import Transcript
 from assist.types import Feedback, Segment, Word
 
@@ -44,6 +44,7 @@ __all__ = [
     "check_target",
     "client_from_env",
     "control_targets",
+    "form_values",
     "redaction_kinds",
     "report",
 ]

@@ -11,8 +11,11 @@ from __future__ import annotations
 
 import json
 import os
+import re
+import stat
 import threading
-from collections.abc import Iterable
+from collections import OrderedDict
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -25,10 +28,22 @@ FIX_TARGETS = {"form": "field", "hints": "hint", "knowledge": "kb"}
 EXAMPLES = 3  # evidence examples per ranked row
 
 
+# a record as stored -> the record to store instead (the same object: unchanged)
+Rewrite = Callable[[dict[str, Any]], dict[str, Any]]
+
+
 class AuditStore(Protocol):
     def append(self, record: dict[str, Any]) -> None: ...
 
     def records(self, call_id: str | None = None) -> list[dict[str, Any]]: ...
+
+
+class RewritableAuditStore(AuditStore, Protocol):
+    """A store whose records of one call can be replaced: what the redactor learns late
+    (a name the form captures at the end) is removed from records written before."""
+
+    def rewrite(self, call_id: str, fn: Rewrite) -> int:
+        """Replace each record of `call_id` by `fn(record)`; returns how many changed."""
 
 
 class MemoryAuditStore:
@@ -46,24 +61,150 @@ class MemoryAuditStore:
         with self._lock:
             return [dict(r) for r in self._records if call_id is None or r.get("call_id") == call_id]
 
+    def rewrite(self, call_id: str, fn: Rewrite) -> int:
+        """In place, under the lock: no reader sees a record both ways."""
+        changed = 0
+        with self._lock:
+            for i, rec in enumerate(self._records):
+                if rec.get("call_id") != call_id:
+                    continue
+                new = json.loads(json.dumps(fn(json.loads(json.dumps(rec))), default=str))
+                if new != rec:
+                    self._records[i] = new
+                    changed += 1
+        return changed
+
+
+class _FileState:
+    """What every `JsonlAuditStore` of one file in this process shares: one lock (the
+    server's assistant and its supervisor controls append to the same file, and a
+    rewrite replaces the file under both) and where each call's first line is, so a
+    rewrite parses only the tail of the file from there."""
+
+    MAX_CALLS = 5000
+
+    def __init__(self) -> None:
+        self.lock = threading.RLock()
+        self.first: OrderedDict[str, int] = OrderedDict()  # call_id -> byte offset of its first line
+
+    def saw(self, call_id: str, offset: int) -> None:
+        if call_id and call_id not in self.first:
+            self.first[call_id] = offset
+            while len(self.first) > self.MAX_CALLS:
+                self.first.popitem(last=False)
+
+
+_FILES: dict[Path, _FileState] = {}
+# a line's call id, as `json.dumps` writes it (the record's own comes before its event's)
+_CALL_ID = re.compile(rb'"call_id": "([^"\\]*)"')
+_FILES_LOCK = threading.Lock()
+
+
+def _file_state(path: Path) -> _FileState:
+    with _FILES_LOCK:
+        return _FILES.setdefault(path.absolute(), _FileState())
+
 
 class JsonlAuditStore:
     """Append-only JSON lines file; one record per line, flushed on every write.
 
     Why JSONL: appends are atomic enough for one process, the file survives a
-    crash mid-call, and it is trivially greppable by an auditor.
+    crash mid-call, and it is trivially greppable by an auditor. `rewrite` (the
+    retroactive redaction) replaces the file whole (a temp file, then `os.replace`), so a
+    crash leaves the old file or the new one, never half of each; it assumes one
+    process writes the file (the server's `--data-dir` is its own).
     """
 
     def __init__(self, path: str | os.PathLike[str]):
         self.path = Path(path)
-        self._lock = threading.Lock()
+        self._state = _file_state(self.path)
+        self._lock = self._state.lock
 
     def append(self, record: dict[str, Any]) -> None:
         line = json.dumps(record, ensure_ascii=False, default=str)
         with self._lock:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            with self.path.open("a", encoding="utf-8") as fh:
-                fh.write(line + "\n")
+            with self.path.open("ab") as fh:
+                self._state.saw(str(record.get("call_id") or ""), fh.tell())
+                fh.write((line + "\n").encode("utf-8"))
+
+    def rewrite(self, call_id: str, fn: Rewrite) -> int:
+        """Replace the lines of `call_id` by `fn(record)`; every other line is kept byte for
+        byte (a torn line too). Lines before the call's first one are copied unread."""
+        with self._lock:
+            if not self.path.exists():
+                return 0
+            with self.path.open("rb") as fh:
+                start = self._start(fh, call_id)
+                fh.seek(start)
+                tail = fh.read().split(b"\n")
+            out: list[bytes] = []
+            changed = 0
+            for raw in tail:
+                out.append(raw)
+                if call_id.encode("utf-8") not in raw:  # cheap test first: most lines are others'
+                    continue
+                try:
+                    rec = json.loads(raw)
+                except ValueError:
+                    continue
+                if not isinstance(rec, dict) or rec.get("call_id") != call_id:
+                    continue
+                new = fn(json.loads(raw))
+                if new != rec:
+                    out[-1] = json.dumps(new, ensure_ascii=False, default=str).encode("utf-8")
+                    changed += 1
+            if changed:
+                self._replace(start, out)
+            return changed
+
+    def _start(self, fh: Any, call_id: str) -> int:
+        """Where the call's first line is, if this process wrote it and it is still there;
+        else 0 (the whole file is read)."""
+        at = self._state.first.get(call_id)
+        if at is None:
+            return 0
+        if at > 0:
+            fh.seek(at - 1)
+            if fh.read(1) != b"\n":
+                return 0
+        fh.seek(at)
+        try:
+            ok = json.loads(fh.readline()).get("call_id") == call_id
+        except (ValueError, AttributeError):
+            ok = False
+        return at if ok else 0
+
+    def _replace(self, start: int, tail: list[bytes]) -> None:
+        """The file's first `start` bytes, then `tail`, swapped in atomically; the calls
+        whose first line lies in the tail learn where it is now."""
+        tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
+        moved: dict[str, int] = {}
+        try:
+            with self.path.open("rb") as src, tmp.open("wb") as dst:
+                left = start
+                while left > 0:
+                    chunk = src.read(min(left, 1 << 20))
+                    if not chunk:
+                        break
+                    dst.write(chunk)
+                    left -= len(chunk)
+                pos = start
+                for i, line in enumerate(tail):
+                    m = _CALL_ID.search(line)
+                    if m is not None:
+                        moved.setdefault(m.group(1).decode("utf-8", "replace"), pos)
+                    dst.write(line if i == len(tail) - 1 else line + b"\n")
+                    pos += len(line) + 1
+                dst.flush()
+                os.fsync(dst.fileno())
+            os.chmod(tmp, stat.S_IMODE(os.stat(self.path).st_mode))  # as private as it was
+            os.replace(tmp, self.path)
+        finally:
+            tmp.unlink(missing_ok=True)
+        for cid, pos in moved.items():
+            if self._state.first.get(cid, -1) >= start:
+                self._state.first[cid] = pos
 
     def records(self, call_id: str | None = None) -> list[dict[str, Any]]:
         if not self.path.exists():

@@ -25,11 +25,14 @@ captured form value), so a reader of the stored log still follows the call.
 from __future__ import annotations
 
 import copy
+import json
 import re
+import threading
 from collections import OrderedDict
 from collections.abc import Iterable
 from typing import Any
 
+from .autofill.cues import PARTICLES
 from .pii import CallMemory, find_pii
 from .spoken import find_dates, find_emails, tokenize, value_runs
 
@@ -104,6 +107,16 @@ class Redactor:
         self._reported |= self.memory.names
         return new
 
+    def capture(self, field: str, values: Iterable[str]) -> None:
+        """Values the form captured for `field`; a name's words are names of this call on
+        their own too ("Quorvath" after "Olumide Quorvath" was captured), reported by
+        `learned` for the retroactive pass."""
+        values = [v for v in values if v]
+        self.add_values(values)
+        if field == "full_name":
+            self.memory.names.update(t.low for v in values for t in tokenize(v)
+                                     if t.kind == "word" and len(t.low) >= 2 and t.low not in PARTICLES)
+
     def add_values(self, values: Iterable[str]) -> None:
         """Form values the call captured: removed wherever they recur."""
         for v in values:
@@ -171,13 +184,19 @@ class Redactor:
         if e.get("type") == "FormValue" and e.get("field") in PII_FIELDS and e.get("value"):
             # the other readings and the words heard are the same value, misheard: as personal
             alts = [str(a) for a in e.get("alternatives") or [] if a]
-            self.add_values([str(e["value"]), *alts])
+            self.capture(str(e["field"]), [str(e["value"]), *alts])
             e["value"] = "[pii]"
             if alts:
                 e["alternatives"] = ["[pii]"] * len(alts)
             if e.get("heard"):
                 e["heard"] = "[pii]"
         return self._walk(e)
+
+    def again(self, stored: Any) -> Any:
+        """Something already stored (redacted) redacted again with what this redactor knows
+        now: its strings only (structure as `event` reads it), nothing learnt from its shape.
+        The retroactive pass over stored records (`RedactingAuditStore`)."""
+        return self._walk(copy.deepcopy(stored))
 
     def _expected(self, e: dict[str, Any], transcript: str) -> str | None:
         """What the transcript event `e` answers, if the one before asked for a name or a
@@ -256,31 +275,94 @@ class RedactingAuditStore:
     The report only needs what a suggestion was about (field, rule, document)
     and what the agent did with it, so values and quoted speech are redacted
     before they are written. One Redactor per call remembers the values the
-    form captured, so later mentions of them are removed too.
+    form captured, so later mentions of them are removed too; and when it learns a
+    value or a name (from a later record, or from the call's stored event log through
+    `learn`), the call's records written before are redacted again in the inner store
+    (`rewrite`): a name the form captures at the end of the call is not left in clear in
+    the suggestions shown before it.
     """
 
     def __init__(self, inner: Any, max_calls: int = 1000) -> None:
         self.inner = inner
         self.max_calls = max_calls
         self._redactors: dict[str, Redactor] = {}
+        self._passed: dict[str, set[str]] = {}  # per call: needles its records were redacted of
+        # one at a time: redact-then-write and learn-then-rewrite must not interleave (a
+        # record redacted before a name was learnt, written after its rewrite, would keep it)
+        self._lock = threading.RLock()
+        self.rewritten = 0  # records redacted again (tests, benchmarks)
 
     def _for(self, call_id: str) -> Redactor:
         if call_id not in self._redactors:
             if len(self._redactors) >= self.max_calls:
-                self._redactors.pop(next(iter(self._redactors)))
+                oldest = next(iter(self._redactors))
+                self._redactors.pop(oldest)
+                self._passed.pop(oldest, None)
             self._redactors[call_id] = Redactor()
         return self._redactors[call_id]
 
     def append(self, record: dict[str, Any]) -> None:
-        r = self._for(str(record.get("call_id", "")))
-        rec = copy.deepcopy(record)
-        if isinstance(rec.get("event"), dict):
-            rec["event"] = r.event(rec["event"])
-        pii_field = rec.get("suggestion_type") == "FormValue" and rec.get("key") in PII_FIELDS
-        for k in ("value", "suggested"):
-            if isinstance(rec.get(k), str):
-                rec[k] = "[pii]" if pii_field else r.text(rec[k])
-        self.inner.append(rec)
+        call_id = str(record.get("call_id", ""))
+        with self._lock:
+            r = self._for(call_id)
+            rec = copy.deepcopy(record)
+            values: list[str] = []
+            if isinstance(rec.get("event"), dict):
+                values = form_values(rec["event"])
+                rec["event"] = r.event(rec["event"])
+            pii_field = rec.get("suggestion_type") == "FormValue" and rec.get("key") in PII_FIELDS
+            for k in ("value", "suggested"):
+                if isinstance(rec.get(k), str):
+                    if pii_field:
+                        values.append(rec[k])
+                    rec[k] = "[pii]" if pii_field else r.text(rec[k])
+            self.inner.append(rec)
+            r.add_values(values)
+            self._again(call_id, r, [*r.learned(), *values])
+
+    def learn(self, call_id: str, names: Iterable[str] = (), values: Iterable[str] = ()) -> int:
+        """What the call's stored event log taught its own redactor (names it recognised,
+        values the form captured): removed from this call's records written so far and
+        from those to come. Returns how many records were redacted again."""
+        names, values = [n for n in names if n], [v for v in values if v]
+        if not names and not values:
+            return 0
+        with self._lock:
+            r = self._for(call_id)
+            r.memory.names.update(n.lower() for n in names)
+            r.add_values(values)
+            r.learned()  # reported here: the next append need not look for them again
+            return self._again(call_id, r, [*names, *values])
+
+    def _again(self, call_id: str, r: Redactor, needles: list[str]) -> int:
+        """The retroactive pass: records of the call that mention a needle, redacted again."""
+        passed = self._passed.setdefault(call_id, set())
+        needles = [n for n in dict.fromkeys(x.strip().lower() for x in needles if x)
+                   if len(n) >= 2 and n not in passed]  # later records are redacted on write
+        rewrite = getattr(self.inner, "rewrite", None)
+        if not needles or rewrite is None:
+            return 0
+        passed.update(needles)
+
+        def again(rec: dict[str, Any]) -> dict[str, Any]:
+            if not any(n in json.dumps(rec, ensure_ascii=False).lower() for n in needles):
+                return rec
+            out = dict(rec)
+            for k in ("event", "value", "suggested"):
+                if k in out:
+                    out[k] = r.again(out[k])
+            return out
+
+        n = int(rewrite(call_id, again))
+        self.rewritten += n
+        return n
 
     def records(self, call_id: str | None = None) -> list[dict[str, Any]]:
         return self.inner.records(call_id)
+
+
+def form_values(event: dict[str, Any]) -> list[str]:
+    """A PII FormValue's value and its other readings (as said): what the redactor learns."""
+    if event.get("type") != "FormValue" or event.get("field") not in PII_FIELDS or not event.get("value"):
+        return []
+    return [str(v) for v in [event["value"], *(event.get("alternatives") or [])] if v]

@@ -32,6 +32,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
+from streaming.service.redis_redaction import Learnt, StoredRedaction
+
 log = logging.getLogger(__name__)
 
 # called with every control in force (JSON dicts, oldest first) after any change, on any node
@@ -163,6 +165,10 @@ class MemoryBus:
         self._controls: dict[str, dict[str, Any]] | None = None  # loaded on first use
         self._watchers: list[ControlsWatcher] = []
         self._controls_lock = asyncio.Lock()  # writes in order: the file always holds the latest set
+        # nothing here is stored, so nothing is redacted; but the audit trail is, and it must
+        # learn what the stored log's redactor would (a name said before the form caught it):
+        # the same redactor runs on durable events once someone watches (`watch_learned`)
+        self._learning: StoredRedaction | None = None
 
     async def publish(self, call_id: str, event: dict[str, Any], *, durable: bool = True) -> dict[str, Any]:
         e = stamp(call_id, event)
@@ -171,6 +177,12 @@ class MemoryBus:
             self._seq[call_id] = n
             e["id"] = str(n)
             self._log.setdefault(call_id, []).append(e)
+            if self._learning is not None:
+                try:
+                    self._learning.stored(call_id, e)  # what it redacts, it learns from
+                    self._learning.learnt(call_id, e)
+                except Exception:  # learning for the audit trail never costs the call an event
+                    log.exception("redactor failed on an event of call %s", call_id)
         for s in list(self._subs.get(call_id, ())):
             s.offer(e, durable)
         return e
@@ -191,6 +203,13 @@ class MemoryBus:
             subs.discard(sub)
             if not subs:
                 del self._subs[sub.call_id]
+
+    def watch_learned(self, callback: Learnt) -> None:
+        """`callback(call_id, names, values)` whenever a call's redactor, run on its durable
+        events, learns a name or a captured value (as `RedisBus`, whose stored log it redacts)."""
+        if self._learning is None:
+            self._learning = StoredRedaction()
+        self._learning.watch(callback)
 
     def subscriber_count(self, call_id: str) -> int:
         return len(self._subs.get(call_id, ()))

@@ -65,7 +65,7 @@ from streaming.service.redis_layout import (
     parse_id,
     redact,
 )
-from streaming.service.redis_redaction import RECENT_CALLS, RECENT_EVENTS, StoredRedaction
+from streaming.service.redis_redaction import RECENT_CALLS, RECENT_EVENTS, Learnt, StoredRedaction
 from streaming.service.redis_subscription import LiveMessage, RedisSubscription
 
 # names this module has always offered (scripts, id helpers, the subscription)
@@ -243,6 +243,11 @@ class RedisBus:
                 self._push(_Op("rewrite", call_id, now, rid))
                 self.stats.redacted_later += 1
         return e
+
+    def watch_learned(self, callback: Learnt) -> None:
+        """`callback(call_id, names, values)` whenever the stored log's redactor learns a name
+        or a captured value: the audit trail is redacted again with it (`audit_learning`)."""
+        self._redaction.watch(callback)
 
 
     def _room(self) -> int:

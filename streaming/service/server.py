@@ -56,6 +56,7 @@ from streaming.service.logs import install_secret_scrubber
 from streaming.service.metrics import ServerMetrics
 from streaming.service.pipeline import CallPipeline
 from streaming.service.prerecorded import PrerecordedLimits, handle_prerecorded
+from streaming.service.redis_redaction import audit_learning
 from streaming.service.routes import CALL_PATH, CONTENT_TYPES, EVENTS_PATH, PAGES, STATIC_DIR
 from streaming.service.routes import process_request as route_request
 from streaming.service.twilio import TWILIO_PATH, serve_twilio
@@ -112,6 +113,7 @@ class SouffleurServer:
         self.controls = self.board.live
         if assist_factory == "default":
             assist_factory = default_assist_factory(self.options.data_dir, self.metrics, self.controls)
+            audit_learning(self.bus, assist_factory.audit)  # names learnt late leave the audit trail too
         self.assist_factory = assist_factory
         self.node_id = f"{self.options.host}:{self.options.port}/{uuid.uuid4().hex[:6]}"
         self.auth = auth or Authenticator.from_env()
@@ -570,6 +572,7 @@ def default_assist_factory(data_dir: str, metrics: ServerMetrics | None = None,
     def factory(call_id: str, language: str) -> AssistSession:
         return AssistSession(call_id, language, kb=kb, llm=llm, audit=audit, controls=controls)
 
+    factory.audit = audit  # type: ignore[attr-defined]  # for the bus's retroactive pass
     return factory
 
 
