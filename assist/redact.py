@@ -61,7 +61,7 @@ STRUCTURAL = {
     "suggestion_id", "suggestion_type", "language", "languages", "request_id", "sha256", "created",
     "models", "model_info", "metadata", "replaces", "key", "passage_id", "disposition", "owner",
     "audience", "severity", "direction", "node", "encoding", "transaction_key", "priority", "ts",
-    "record_id",
+    "record_id", "segment_ids",
 }
 KINDS = frozenset({"name", "spelled", "address", "postcode", "email", "number", "secret", "date",
                    "iban", "pii"})

@@ -97,7 +97,7 @@ class JobSpec:
 
     def plan(self) -> OutputPlan:
         src = Path(self.path)
-        return plan_outputs([(src, src.parent)], self.out, self.formats, self.summary)[0]
+        return plan_outputs([(src, src.parent)], self.out, self.formats, self.summary, self.redact)[0]
 
     @classmethod
     def loads(cls, s: str) -> JobSpec:

@@ -109,6 +109,8 @@ def transcript_json(t: FileTranscript, extra: dict[str, Any] | None = None, *,
         "turns": turns_of(segments),
         "text": " ".join(s["text"] for s in segments),
         "stats": {"wall_s": round(t.wall_s, 3), "x_realtime": round(t.duration / max(t.wall_s, 1e-6), 1)},
+        # a run resumed with redaction on must not take a --no-redact run's files for done
+        "redacted": redact,
     }
     if extra:
         doc.update(extra)
@@ -123,7 +125,9 @@ def redacted(t: FileTranscript, extra: dict[str, Any] | None) -> tuple[FileTrans
 
     r = Redactor()
     form = dict((extra or {}).get("form") or {})
-    r.add_values(str(v) for k, v in form.items() if k in PII_FIELDS and v)
+    for k, v in form.items():  # a full name's words on their own too ("Kelly")
+        if k in PII_FIELDS and v:
+            r.capture(k, [str(v)])
     said = [m for m in t.messages if m.get("type") in ("Results", "Record")]
     for m in said:  # read the whole recording first: a name recognised late ("my name is
         r.event(m)  # Chivon Kelly") is removed where it was said before too
@@ -168,19 +172,23 @@ class OutputPlan:
     base: Path  # output path without suffix
     formats: tuple[str, ...]
     summary: bool = False
+    redact: bool = True  # what a finished run's files must be to count as done
 
     def path(self, fmt: str) -> Path:
         return self.base.with_name(self.base.name + "." + fmt)
 
     def done(self) -> bool:
-        """Resuming: every format is there and the JSON is of this very file."""
+        """Resuming: every format is there and the JSON is of this very file, redacted as
+        this run redacts (files of a `--no-redact` run are not done for a redacting one: they
+        hold what was said; a JSON from before `redacted` was recorded counts as not redacted)."""
         if not all(self.path(f).exists() for f in self.formats):
             return False
         try:
             doc = json.loads(self.path("json").read_text(encoding="utf-8"))
         except (OSError, ValueError):
             return False
-        return doc.get("source", {}) == source_fingerprint(self.source) and (not self.summary or "summary" in doc)
+        return (doc.get("source", {}) == source_fingerprint(self.source) and (not self.summary or "summary" in doc)
+                and bool(doc.get("redacted", False)) == self.redact)
 
     def write(self, doc: dict[str, Any]) -> dict[str, Path]:
         segments, turns = doc["segments"], doc["turns"]
@@ -211,7 +219,7 @@ def find_recordings(inputs: Iterable[str]) -> list[tuple[Path, Path]]:
 
 
 def plan_outputs(found: list[tuple[Path, Path]], out_dir: str | None, formats: tuple[str, ...],
-                 summary: bool) -> list[OutputPlan]:
+                 summary: bool, redact: bool = True) -> list[OutputPlan]:
     """Next to each input, or under `out_dir` mirroring the input folders; names never collide."""
     plans: list[OutputPlan] = []
     used: set[Path] = set()
@@ -224,7 +232,7 @@ def plan_outputs(found: list[tuple[Path, Path]], out_dir: str | None, formats: t
         if base in used:  # a.wav and a.flac side by side
             base = base.with_name(base.name + f.suffix.replace(".", "_"))
         used.add(base)
-        plans.append(OutputPlan(f, base, formats, summary))
+        plans.append(OutputPlan(f, base, formats, summary, redact))
     return plans
 
 

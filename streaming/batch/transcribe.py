@@ -140,7 +140,7 @@ def run_transcribe(plans: list[OutputPlan], engine: BatchEngine, *, language: st
 def cmd_transcribe(args: argparse.Namespace) -> int:
     formats = parse_formats(args.format)
     try:
-        plans = plan_outputs(find_recordings(args.inputs), args.out, formats, args.summary)
+        plans = plan_outputs(find_recordings(args.inputs), args.out, formats, args.summary, args.redact)
     except FileNotFoundError as e:
         print(f"souffleur: {e}", file=sys.stderr)
         return 2
