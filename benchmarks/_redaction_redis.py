@@ -185,7 +185,10 @@ def score_units(call: dict[str, Any], where: list[tuple[str, str]]) -> dict[str,
     return out
 
 
-def run(specs: list[str], redis_url: str, concurrency: int, load_calls: Any) -> dict[str, Any]:
+def run(specs: list[str], redis_url: str, concurrency: int, load_calls: Any,
+        batch: bool = False) -> dict[str, Any]:
+    """`batch`: then the same recordings through the job queue, outputs and jobs read back
+    (`_redaction_batch`), scored as a third place beside Redis and the audit trail."""
     import redis
 
     calls = [c for c in load_calls([d for d in LABELS if d.exists()]) if c.get("language") == "en"]
@@ -206,6 +209,14 @@ def run(specs: list[str], redis_url: str, concurrency: int, load_calls: Any) -> 
 
         streams = asyncio.run(go())
         time.sleep(1.0)  # a retroactive rewrite after the end, if any
+        batch_run: dict[str, Any] = {}
+        batch_files: dict[tuple[str, str], list[tuple[str, str]]] = {}
+        if batch:
+            import _redaction_batch as rb
+
+            batch_run = rb.run(jobs, redis_url, Path(data_dir) / "batch")
+            batch_files = {k: [u for f in info["files"] for u in rb.file_units(Path(f), units)]
+                           for k, info in batch_run["jobs"].items()}  # read before the folder goes
         stored = read_all(client)
         audit_path = Path(data_dir) / "audit.jsonl"
         audit = audit_path.read_text(encoding="utf-8").splitlines() if audit_path.exists() else []
@@ -213,7 +224,9 @@ def run(specs: list[str], redis_url: str, concurrency: int, load_calls: Any) -> 
         server.close()
         shutil.rmtree(data_dir, ignore_errors=True)
     ids = [s["call_id"] for s in streams]
-    shared = {k: v for k, v in stored.items() if not any(i in k for i in ids)}
+    job_of = {info["job_id"]: k for k, info in batch_run.get("jobs", {}).items()}  # batch's, not the bus's
+    job_keys = {k: job_of[j] for k in stored for j in job_of if j in k}
+    shared = {k: v for k, v in stored.items() if not any(i in k for i in ids) and k not in job_keys}
     rows = []
     for s in streams:
         job: Job = s["job"]
@@ -225,9 +238,18 @@ def run(specs: list[str], redis_url: str, concurrency: int, load_calls: Any) -> 
         rows.append({"voice": job.voice, "call": job.cid, "stream": {k: v for k, v in s.items() if k != "job"},
                      "redis_keys": len(mine), "audit_lines": len(set(n for n, _ in a_units)),
                      "redis": score_units(job.call, r_units), "audit": score_units(job.call, a_units)})
+        if batch:
+            key = (job.voice, job.cid)
+            info = batch_run["jobs"].get(key, {})
+            b_units = batch_files.get(key, []) + [
+                (f"{k}#{i}.{f}", u) for k, c in job_keys.items() if c == key
+                for i, it in enumerate(stored[k]) for f, u in units(it)]
+            rows[-1]["batch"] = {**score_units(job.call, b_units), "status": info.get("status"),
+                                 "files": len(info.get("files", [])), "error": info.get("error")}
     return {"mode": "redis-live", "redis_url": redis_url, "voices": {n: str(p) for n, p in voices},
             "keys_total": len(stored), "keys_shared": sorted(shared), "audit_lines_total": len(audit),
             "wall_s": round(time.time() - t0, 1), "calls": rows,
+            "batch": {k: v for k, v in batch_run.items() if k != "jobs"} if batch else None,
             "read_back": {"redis": stored, "audit": audit}}
 
 
@@ -248,8 +270,9 @@ def report(res: dict[str, Any], details: bool, classes: list[str]) -> dict[str, 
     for r in res["calls"]:
         groups.setdefault(r["voice"], []).append(r)
     groups["all"] = res["calls"]
-    summary = {g: {w: summarise(rs, w) for w in ("redis", "audit")} for g, rs in groups.items()}
-    cols = [(g, w) for g in groups for w in ("redis", "audit")]
+    places = [w for w in ("redis", "audit", "batch") if res["calls"] and all(w in r for r in res["calls"])]
+    summary = {g: {w: summarise(rs, w) for w in places} for g, rs in groups.items()}
+    cols = [(g, w) for g in groups for w in places]
     print(f"\nredis-live: {len(res['calls'])} calls, {res['keys_total']} keys, "
           f"{res['audit_lines_total']} audit lines, {res['wall_s']} s")
     print(f"{'':12}" + "".join(f"{g + ' ' + w:>20}" for g, w in cols))
@@ -268,9 +291,10 @@ def report(res: dict[str, Any], details: bool, classes: list[str]) -> dict[str, 
         s = r["stream"]
         print(f"  {r['voice']}/{r['call']}: {s['audio_s']} s audio, Metadata {s['metadata_duration']} s, "
               f"ended {s['ended']}, complete {s['complete']}, {s['wall_s']} s, {r['redis_keys']} keys, "
-              f"{r['audit_lines']} audit lines")
+              f"{r['audit_lines']} audit lines"
+              + (f", batch {r['batch']['status']} ({r['batch']['files']} files)" if "batch" in r else ""))
         if details:
-            for w in ("redis", "audit"):
+            for w in places:
                 for x in r[w]["left"]:
                     print(f"    LEFT {w} {x['where']} {x['class']}: {x['said']!r} in {x['text'][:160]!r}")
     if bad:
@@ -278,7 +302,5 @@ def report(res: dict[str, Any], details: bool, classes: list[str]) -> dict[str, 
     for r in res["calls"]:
         r["stream"].pop("job", None)
     return {**{k: v for k, v in res.items() if k != "calls"}, "summary": summary,  # read_back: raw
-            "calls": [{**r, "redis": {**r["redis"], "values": dict(r["redis"]["values"]),
-                                      "values_left": dict(r["redis"]["values_left"])},
-                       "audit": {**r["audit"], "values": dict(r["audit"]["values"]),
-                                 "values_left": dict(r["audit"]["values_left"])}} for r in res["calls"]]}
+            "calls": [{**r, **{w: {**r[w], "values": dict(r[w]["values"]), "values_left": dict(r[w]["values_left"])}
+                                for w in places}} for r in res["calls"]]}

@@ -7,6 +7,9 @@ ordinary speech is removed with it.
     python benchmarks/redaction.py --details          # every survivor and false positive
     python benchmarks/redaction.py --redis-live benchmarks/out/calls/piper   # from audio, read back
                                                       # from Redis (benchmarks/_redaction_redis.py)
+    python benchmarks/redaction.py --redis-live benchmarks/out/calls/piper --batch   # and the same
+                  # recordings through `souffleur submit`/`worker`: every output file and job read
+                  # back (benchmarks/_redaction_batch.py)
 
 Each call goes through the stored log's own redaction (`StoredRedaction`, as the
 Redis bus stores events, retroactive pass included), one `Record` per turn with its
@@ -305,11 +308,17 @@ def main(argv: list[str] | None = None) -> int:
                     help="database for --redis-live (emptied first)")
     ap.add_argument("--concurrency", type=int, default=2, help="--redis-live streams at once")
     ap.add_argument("--json-out", type=Path, help="--redis-live: write the full report here")
+    ap.add_argument("--batch", action="store_true",
+                    help="with --redis-live: also transcribe the same recordings through the job queue"
+                         " (souffleur submit + worker, every format, --summary) and read every output"
+                         " file and job back")
     args = ap.parse_args(argv)
+    if args.batch and not args.redis_live:
+        ap.error("--batch needs --redis-live VOICE_DIR (the recordings, and the Redis for the job queue)")
     if args.redis_live:
         import _redaction_redis as rr
 
-        out = rr.report(rr.run(args.redis_live, args.redis_url, args.concurrency, load_calls),
+        out = rr.report(rr.run(args.redis_live, args.redis_url, args.concurrency, load_calls, batch=args.batch),
                         args.details, CLASSES)
         text = json.dumps(out, indent=1, default=str)
         if args.json_out:
