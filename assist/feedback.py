@@ -134,6 +134,11 @@ class JsonlAuditStore:
         with self._lock:
             if not self.path.exists():
                 return 0
+            if call_id not in self._state.first:
+                # This process wrote no line of the call (learning comes while a call runs,
+                # and its records are written here): nothing to redo, and no reason to read
+                # an audit file that only grows.
+                return 0
             with self.path.open("rb") as fh:
                 start = self._start(fh, call_id)
                 fh.seek(start)

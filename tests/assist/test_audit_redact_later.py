@@ -119,3 +119,20 @@ def test_a_captured_names_words_are_redacted_on_their_own() -> None:
     r.event({"type": "FormValue", "field": "full_name", "value": "Olumide van Quorvath"})
     assert r.text(SAID) == "Caller confirmed [name] on the account."
     assert set(r.learned()) == {"olumide", "quorvath"}  # no particle: "van" stays a word
+
+
+def test_learning_for_a_call_with_no_audit_lines_reads_nothing(tmp_path: Path, monkeypatch) -> None:
+    """Most calls learn names long before (or without) any feedback record: the audit
+    file, which only grows, must not be read whole each time."""
+    store = JsonlAuditStore(tmp_path / "audit.jsonl")
+    store.append({"call_id": "other", "event": {"text": "x"}})
+    opened: list[Any] = []
+    real_open = Path.open
+
+    def spy(self: Path, *a: Any, **k: Any):
+        opened.append(self)
+        return real_open(self, *a, **k)
+
+    monkeypatch.setattr(Path, "open", spy)
+    assert store.rewrite("silent-call", lambda r: {**r, "x": 1}) == 0
+    assert opened == []
