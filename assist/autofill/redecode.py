@@ -115,27 +115,45 @@ class RedecodeMixin:
         expected = list(dict.fromkeys(before.expected + ask.fields))
         saved = (self.pending, self.blocked_recent)
         try:
+            # On speech it cannot hear, Whisper writes out its prompt: the field prompt's
+            # example value ("Mijn postcode is 1012 AB.") is then a hypothesis. A decode that
+            # gives a field the example value the record did not hear is reading the prompt,
+            # not the caller, for that field, and says nothing about it.
+            example = {f: v for f, (v, _) in self._read_text(turn, before, expected, ask.prompt)[1].items()}
+            heard = self._read_text(turn, before, expected, turn.seg.text)[1]
             for d in decodes:
-                for text, p in posteriors(d):
-                    self.pending, self.blocked_recent = copy.deepcopy(before.pending), dict(before.blocked)
-                    alt = prepare_turn(replace(turn.seg, text=text, words=()))
-                    scan = Scan(alt, False, expected)
-                    for family in self.families:
-                        scan.cands.extend(family.extract(self, scan))
-                    got: dict[str, tuple[str, int]] = {}
-                    for c in sorted(scan.cands, key=lambda c: c.pos):  # a self-correction: the last
-                        if c.field in choices and c.patch is None:
-                            got[c.field] = (c.value, c.evidence[0].char_start if c.evidence else c.pos)
+                readings = [(text, p, *self._read_text(turn, before, expected, text)) for text, p in posteriors(d)]
+                copied = {f for _, _, _, got in readings for f, (v, _) in got.items()
+                          if example.get(f) == v and heard.get(f, ("", 0))[0] != v}
+                for text, p, alt, got in readings:
                     for f, (v, pos) in got.items():
+                        if f not in choices or f in copied:
+                            continue
                         choices[f].support[v] = choices[f].support.get(v, 0.0) + p / len(decodes)
                         if self.ftype(f) in ("postcode", "reference") and _leftover(alt, v, pos):
                             choices[f].suspect.add(v)
-                    for ch in choices.values():
-                        ch.heard = ch.heard or text
-                        ch.texts.append((text, p / len(decodes)))
+                    for f, ch in choices.items():
+                        if f not in copied:
+                            ch.heard = ch.heard or text
+                            ch.texts.append((text, p / len(decodes)))
         finally:
             self.pending, self.blocked_recent = saved
         return choices
+
+    def _read_text(self, turn: Turn, before: _Before, expected: list[str],
+                   text: str) -> tuple[Turn, dict[str, tuple[str, int]]]:
+        """One hypothesis of a caller turn, read from the state before that turn: field ->
+        (value, where it starts); a self-correction gives the last value."""
+        self.pending, self.blocked_recent = copy.deepcopy(before.pending), dict(before.blocked)
+        alt = prepare_turn(replace(turn.seg, text=text, words=()))
+        scan = Scan(alt, False, expected)
+        for family in self.families:
+            scan.cands.extend(family.extract(self, scan))
+        got: dict[str, tuple[str, int]] = {}
+        for c in sorted(scan.cands, key=lambda c: c.pos):
+            if c.patch is None:
+                got[c.field] = (c.value, c.evidence[0].char_start if c.evidence else c.pos)
+        return alt, got
 
     def _settle(self, turn: Turn, f: str, choice: Choice,
                 asked: bool) -> FormValue | None:

@@ -260,3 +260,33 @@ def test_a_read_back_heard_differently_is_offered_beside_the_callers_value():
     _say(f, "c1", "customer", "It's 4712 8839.")
     (fv,) = _say(f, "a2", "agent", "So that's 4712 8834, is that right?")
     assert fv.value == "47128839" and fv.alternatives[0] == "47128834" and fv.display == "check"
+
+
+def test_a_decode_that_writes_out_the_field_prompts_example_is_not_a_hearing():
+    """Whisper writes its prompt out on speech it cannot hear: base on espeak-ng Dutch
+    "Mijn postcode is twaalf vierendertig, A B" decoded behind the postcode prompt gave
+    "Mijn postcode is 1012 AB." and its near neighbours. That decode says nothing about the
+    field; before, the example reached the desktop (a BSN example even as filled)."""
+    f = _filler("nl")
+    _say(f, "a1", "agent", "En de postcode?")
+    _say(f, "c1", "customer", "Mijn postkoudest maal vliegen dat de R.A.")  # the record, as base heard it
+    ask = f.field_request("c1")
+    assert ask is not None and "1012 AB" in ask.prompt
+    assert f.on_alternatives("c1", [[("Mijn postkoudest maal vliegen dat de R.A.", -3.0)],
+                                    [("Mijn postcode is 1012 AB.", -0.4), ("Mijn postcode is 1013 AB.", -1.2)]]) == []
+    assert "postcode" not in f.values()
+    f = _filler("en")
+    _say(f, "a1", "agent", "And your BSN, please?")
+    _say(f, "c1", "customer", "It's one, for for, two sick, eight seven.")
+    ask = f.field_request("c1")
+    assert ask is not None and "111 222 333" in ask.prompt  # a valid BSN: a copy would be filled
+    assert f.on_alternatives("c1", [[("It's one, four four, two six, eight seven.", -3.0)],
+                                    [("My BSN is 111 222 333.", -0.4)]]) == []
+
+
+def test_a_caller_who_says_the_prompts_example_value_still_gets_it():
+    f = _filler("nl")
+    _say(f, "a1", "agent", "En de postcode?")
+    (rec,) = _say(f, "c1", "customer", "Mijn postcode is 1012 AB.")
+    (fv,) = f.on_alternatives("c1", [[("Mijn postcode is 1012 AB.", -0.3)], [("Mijn postcode is 1012 AB.", -0.2)]])
+    assert rec.value == fv.value == "1012 AB"
