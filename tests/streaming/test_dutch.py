@@ -21,12 +21,12 @@ import pytest
 from streaming.asr.textnorm import word_errors
 from streaming.audio.codecs import resample
 from streaming.audio.files import load_audio
-from streaming.client import audio_frames, listen_url, stream_frames
+from streaming.client import EventsClient, audio_frames, listen_url, stream_frames
 from streaming.live.offline import pcm_frames, record_transcript, run_session
 from streaming.live.session import CallSession
 from streaming.live.utterances import segment_from_results
 from streaming.options import AsrOptions, OptionError, StreamOptions, parse_stream_query
-from tests.conftest import AUDIO, DATA, run
+from tests.conftest import AUDIO, DATA, espeak, run
 
 NL = sorted((DATA / "audio_nl").glob("*.flac"))
 EN = [AUDIO / "ljspeech" / n for n in ("LJ001-0002.flac", "LJ001-0008.flac", "LJ001-0001.flac")]
@@ -208,3 +208,57 @@ def test_the_per_call_list_limits_what_detection_chooses(base_server):
     assert languages("detect_language=de,fr") <= {"de", "fr"}
     res = run(stream_frames(f"{base_server.url}/v1/listen?detect_language=nl,zz", [], realtime=False))
     assert res.close_code == 1003 and "zz" in res.of_type("Error")[0]["err_msg"]
+
+
+# -- a Dutch value from Dutch audio reaches the form -------------------------------------------
+# espeak-ng's Dutch (voice nl) is hard for base: number words come out as "Mijn postkoudest
+# maal vliegen dat de R.A." ("... twaalf vierendertig, A B"), "tmei" for "twee". A town is
+# what it hears: the form reads a town from "In Rotterdam." after the agent asked for it.
+def _nl(text: str, speed: int = 140) -> np.ndarray:
+    x, rate = espeak(text, voice="nl", speed=speed)
+    return resample(x[:, 0], rate, RATE).astype(np.float32)
+
+
+def _dutch_call(server, call_id: str, turns: list[tuple[str, str]]) -> tuple[list, list[dict]]:
+    """A two-channel call (L agent, R customer; the other side silent) at language=nl, as a
+    desktop follows it: (what was heard per channel, the FormValue events it got)."""
+    left, right = [gap(0.5)], [gap(0.5)]
+    for who, text in turns:
+        x = _nl(text)
+        left += [x if who == "agent" else np.zeros_like(x), gap(1.0)]
+        right += [x if who == "customer" else np.zeros_like(x), gap(1.0)]
+    audio = np.stack([np.concatenate(left + [gap(GAP_S)]), np.concatenate(right + [gap(GAP_S)])], axis=1)
+    url = listen_url(server.url, encoding="linear16", sample_rate=RATE, channels=2,
+                     multichannel=True, language="nl", call_id=call_id)
+
+    async def go():
+        async with EventsClient(server.url, call_id, wait=True) as desktop:
+            res = await stream_frames(url, audio_frames(audio, RATE, frame_ms=100), realtime=False)
+            await desktop.wait_for(lambda e: e.get("type") == "CallEnded", timeout=60)  # after field decodes
+            return res, desktop.events
+
+    res, events = run(go())
+    assert res.close_code == 1000, res.close_reason
+    heard = [(m["channel_index"][0], m["channel"]["alternatives"][0]["transcript"])
+             for m in res.of_type("Results") if m.get("is_final")]
+    return heard, [e for e in events if e.get("type") == "FormValue"]
+
+
+def test_a_dutch_value_from_dutch_audio_reaches_the_form(base_server):
+    """The agent asks for the town, the caller names it: the desktop gets it as a form value,
+    shown to check (one hearing of a value without a checksum)."""
+    heard, values = _dutch_call(base_server, "dutch-town",
+                                [("agent", "Dank u. En de plaats?"), ("customer", "In Rotterdam.")])
+    towns = [v for v in values if v["field"] == "city"]
+    assert towns, f"no town reached the form; the call was heard as {heard}"
+    assert towns[-1]["value"] == "Rotterdam" and towns[-1]["display"] == "check", (towns, heard)
+
+
+def test_a_dutch_postcode_base_cannot_hear_is_not_filled_from_the_field_prompt(base_server):
+    """Behind the field prompt ("Mijn postcode is 1012 AB.") base wrote the prompt out, and
+    1012 AB reached the desktop as the caller's postcode. Only the postcode said may be shown."""
+    heard, values = _dutch_call(base_server, "dutch-postcode",
+                                [("agent", "En de postcode?"),
+                                 ("customer", "Mijn postcode is twaalf vierendertig, A B.")])
+    shown = [v["value"] for v in values if v["field"] == "postcode"]
+    assert all(v == "1234 AB" for v in shown), (shown, heard)
