@@ -148,3 +148,26 @@ def clip(name: str) -> tuple[np.ndarray, int, str]:
 
 def run(coro):
     return asyncio.run(coro)
+
+
+class LiveFeed:
+    """What a desktop following a call receives (the events as said), read in process
+    from a test server's bus. The call's kept log (`bus.history`) is redacted; this is
+    the feed the overlay shows. Subscribe before the call starts."""
+
+    def __init__(self, srv: ServerThread, call_id: str) -> None:
+        self.srv = srv
+        self.sub = srv.call(srv.server.bus.subscribe(call_id, "$"))
+        self.events: list[dict] = []
+
+    def read(self) -> list[dict]:
+        async def take() -> list[dict]:
+            out = []
+            while not self.sub.queue.empty():
+                e = self.sub.queue.get_nowait()
+                if e is not None:
+                    out.append(e)
+            return out
+
+        self.events += self.srv.call(take())
+        return self.events
