@@ -17,6 +17,11 @@ from assist.spoken import FILLERS, Token, read_number
 ADDRESS_CUE_RE = re.compile(
     r"\b(?:i live (?:at|on|in)|live at|address is|adres is|ik woon (?:op|aan|in)|we wonen (?:op|"
     r"aan)|moved to|verhuisd naar|new address|nieuwe adres|woonadres)\b", re.IGNORECASE)
+# The caller names their town: "ik woon in Rotterdam", "mijn woonplaats is Den Haag",
+# "I live in Zwolle" (a street, when one follows, is the street family's).
+LIVES_IN_RE = re.compile(
+    r"\b(?:ik woon(?: nu| tegenwoordig| sinds kort)? in|w[ei]j? wonen(?: nu)? in|mijn woonplaats is|"
+    r"i(?:'m| am)? liv(?:e|ing) in|we(?:'re| are)? liv(?:e|ing) in|my (?:town|city) is)\s+", re.IGNORECASE)
 HOUSE_NO_RE = re.compile(r"^(?:number|no\.?|nummer|huisnummer|nr\.?|house number)$", re.IGNORECASE)
 NL_STREET_SUFFIXES = (
     "straatweg", "straat", "laan", "weg", "gracht", "plein", "kade", "singel", "dijk", "pad",
@@ -203,7 +208,8 @@ def _cities(ctx: Context, turn: Turn, cands: list[Cand], expected: list[str],
         if c.field in (pc_f, street_f) and c.evidence and \
                 c.evidence[-1].segment_id == turn.seg.segment_id:
             starts.append(c.evidence[-1].char_end)
-    starts.sort()
+    said = [] if agent else [m.end() for m in LIVES_IN_RE.finditer(_text)]
+    starts = sorted(starts + said)
     if city_f in expected and not agent:
         starts.append(0)
     for s in starts:
@@ -238,7 +244,8 @@ def _cities(ctx: Context, turn: Turn, cands: list[Cand], expected: list[str],
                 continue
             conf = 0.8 if s != 0 else 0.75
             return [Cand(city_f, " ".join(words), conf, a, [evidence_at(turn, a, b)])]
-        if s and i < len(toks) and toks[i].kind == "word" and not _capitalised(toks[i]):
+        if s and s not in said and i < len(toks) and toks[i].kind == "word" and \
+                not _capitalised(toks[i]):
             # "Van Baerlestraat 112, second floor. Amsterdam.": the town on its own
             nxt = next((sa for sa, _ in turn.sentences if sa > s), None)
             k = next((k for k, t in enumerate(toks) if nxt is not None and t.start >= nxt), None)

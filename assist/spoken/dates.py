@@ -110,7 +110,8 @@ def find_dates(tokens: list[Token], text: str, today: dt.date | None = None) -> 
             continue
         out.append(DateMatch(d.isoformat(), tokens[d_start].start, tokens[year[1] - 1].end,
                              d_start, year[1], year[2]))
-    for m in re.finditer(r"\b(\d{1,2})[/.-](\d{1,2})[/.-](\d{4}|\d{2})\b", text):
+    # three groups exactly: "06.12.34.56.78" is a phone number written with dots, not a date
+    for m in re.finditer(r"(?<![\d/.-])\b(\d{1,2})[/.-](\d{1,2})[/.-](\d{4}|\d{2})\b(?![/.-]\d)", text):
         a, b, y = int(m.group(1)), int(m.group(2)), m.group(3)
         year = int(y) if len(y) == 4 else (2000 + int(y) if 2000 + int(y) <= today.year
                                            else 1900 + int(y))

@@ -110,6 +110,24 @@ def _split_alnum(t: Token, i: int) -> list[Item]:
 _RUN_JOINERS = {",", "-", "–", "/", "‐", "(", ")"}
 
 
+def _dotted_groups(tokens: list[Token]) -> set[int]:
+    """The dots of digit groups written with dots and no spaces, three groups or more
+    ("06.47.12.88.39", "111.222.333", as Dutch writes them): they join like hyphens. One
+    dot ("10.30", "2.5") stays a time, an amount or a sentence end."""
+    out: set[int] = set()
+    i, n = 0, len(tokens)
+    while i < n:
+        j = i
+        while (j + 2 < n and tokens[j].kind == "num" and tokens[j + 1].text == "."
+               and not tokens[j + 1].space_before and not tokens[j + 2].space_before
+               and tokens[j + 2].kind == "num"):
+            j += 2
+        if j - i >= 4:
+            out.update(range(i + 1, j, 2))
+        i = max(j, i + 1)
+    return out
+
+
 def value_runs(tokens: list[Token], skip: set[int] | frozenset[int] = frozenset()) -> list[Run]:
     """Cut the token list into runs of digits and letters as a caller dictates them.
 
@@ -136,6 +154,7 @@ def value_runs(tokens: list[Token], skip: set[int] | frozenset[int] = frozenset(
             item = replace(item, gap_before=True)
         cur.append(item)
         gap = False
+    group_dots = _dotted_groups(tokens)
 
     while i < n:
         if i in skip:
@@ -149,7 +168,7 @@ def value_runs(tokens: list[Token], skip: set[int] | frozenset[int] = frozenset(
                       and len(tokens[i - 1].text) == 1 and (
                           (i + 1 < n and not tokens[i + 1].space_before)
                           or (i >= 2 and tokens[i - 2].text == "." and not tokens[i - 1].space_before)))
-            if t.text not in _RUN_JOINERS and not dotted:
+            if t.text not in _RUN_JOINERS and not dotted and i not in group_dots:
                 close()
             gap = gap or not dotted
             i += 1

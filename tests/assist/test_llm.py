@@ -22,7 +22,7 @@ from assist.llm import (
 from tests.assist.helpers import script
 
 CALL = ["A: Harbour Bank, how can I help?",
-        "C: Hi, I'd like to check my account. My name is Jan Peeters and I live in Utrecht.",
+        "C: Hi, I'd like to check my account. My name is Jan Peeters and I am calling from Utrecht.",
         "A: Thanks Jan. What's your date of birth?",
         "C: The third of June, nineteen seventy-nine."]
 
