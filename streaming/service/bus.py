@@ -251,6 +251,8 @@ class MemoryBus:
         info.status = "ended"
         info.ended = time.time()
         info.meta.update(meta)
+        if self._learning is not None:
+            self._learning.ended(call_id)
         for s in list(self._subs.get(call_id, ())):
             s.offer({"type": "CallEnded", "call_id": call_id, "ts": info.ended}, durable=False)
 

@@ -464,6 +464,7 @@ class RedisBus:
         info.ended = time.time()
         info.meta.update(meta)
         self._push(_Op("end", call_id, info=CallInfo(**asdict(info))))
+        self._redaction.ended(call_id)
 
     async def call_info(self, call_id: str) -> CallInfo | None:
         """Redis first; this node's own calls even while Redis is away or not yet flushed."""

@@ -43,6 +43,12 @@ class StoredRedaction:
         self._recent: OrderedDict[str, deque[list[Any]]] = OrderedDict()
         self._watchers: list[Learnt] = []
 
+    def ended(self, call_id: str) -> None:
+        """The call is over: its events are all stored, none will need redacting again.
+        Its recent events go (they held a node's memory for its last 200 calls, about
+        1 MB each); its redactor stays, for anything published after the end (feedback)."""
+        self._recent.pop(call_id, None)
+
     def watch(self, callback: Learnt) -> None:
         """`callback(call_id, names, values)` each time a call's redactor learns something."""
         self._watchers.append(callback)
