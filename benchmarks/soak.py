@@ -122,6 +122,12 @@ class Soak:
         got = Counter(e.get("segment_id") for e in seen if e.get("type") == "Results" and e.get("is_final"))
         rec["lost"] = len(set(phone_ids) - set(got))
         rec["duplicated"] = sum(n - 1 for n in got.values() if n > 1)
+        if rec["duplicated"]:  # what it takes to find the cause: which event, which ids, when
+            ids = {k for k, n in got.items() if n > 1}
+            rec["dup_detail"] = [{"segment_id": e.get("segment_id"), "id": e.get("id"),
+                                  "received": e.get("_received"), "connection": e.get("_conn")}
+                                 for e in seen if e.get("segment_id") in ids and e.get("type") == "Results"]
+            rec["since_at_reconnect"] = rec.get("since_at_reconnect")
         rec["summary"] = any(e.get("type") == "Summary" for e in seen)
 
     async def desktop(self, call_id: str, seen: list[dict], stop: asyncio.Event, seconds: float,
@@ -140,6 +146,7 @@ class Soak:
                     while not stop.is_set():
                         await asyncio.sleep(0.5)
                         for e in desk.events[n:]:
+                            e["_conn"] = rec["reconnects"]
                             if e.get("type") in ("Error",):
                                 rec["desk_errors"].append(e.get("err_code") or e.get("code"))
                             if "id" in e:
@@ -155,6 +162,7 @@ class Soak:
                         if any(e.get("type") == "Summary" for e in seen):
                             return
                         if rec["reconnects"] == 0 and time.time() >= reconnect_at and since is not None:
+                            rec["since_at_reconnect"] = since
                             break  # drop the connection; the loop reconnects with since
                         if desk._reader is not None and desk._reader.done():
                             await asyncio.sleep(0.5)  # closed by the server (e.g. Redis gone): come back
@@ -297,6 +305,8 @@ def main() -> None:
         "rss_max_mb": max(p["rss_mb"] for p in full) if full else None,
         "rss_slope_last30_mb_per_min": slope,
         "per_minute": per_min,
+        "duplicates": [{k: c.get(k) for k in ("call_id", "dup_detail", "since_at_reconnect")}
+                       for c in calls if c.get("duplicated")],
     }
     result["verdicts"] = {
         "memory_slope_le_0.5": slope is not None and slope <= 0.5,
