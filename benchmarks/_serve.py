@@ -28,6 +28,32 @@ def pct(xs: list[float], q: float) -> float | None:
     return round(xs[min(len(xs) - 1, int(q * (len(xs) - 1) + 0.5))], 3)
 
 
+def wait_ready(port: int, tries: int = 1200) -> dict | None:
+    """`/readyz` of a server just started (its JSON), or None if it never answered."""
+    import json
+
+    for _ in range(tries):
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz", timeout=1) as r:
+                return json.load(r)
+        except OSError:
+            time.sleep(0.1)
+    return None
+
+
+def pyplot():
+    """matplotlib's pyplot, headless, or None (`pip install 'souffleur[bench]'`)."""
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        print("matplotlib is not installed: no plot (pip install 'souffleur[bench]')")
+        return None
+    return plt
+
+
 def offline_model(name: str | None = None):
     """The offline reference: plain faster-whisper with the model the server is given
     (`bundled`, `bundled-base`, a name or a path, resolved as the server resolves it)."""

@@ -28,13 +28,12 @@ import shutil
 import subprocess
 import sys
 import time
-import urllib.request
 from pathlib import Path
 
 import _paths  # noqa: F401  (benchmarks/streaming.py shadows the package otherwise)
 import numpy as np
 import psutil
-from _serve import free_port, pct
+from _serve import free_port, pct, pyplot, wait_ready
 from soak import recordings
 from websockets.asyncio.client import connect
 
@@ -138,12 +137,7 @@ def main() -> None:
             cmd += [f"--{flag.replace('_', '-')}", str(getattr(args, flag))]
     proc = subprocess.Popen(cmd, cwd=_paths.ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                             env={**os.environ, "PYTHONUNBUFFERED": "1"})
-    for _ in range(1200):
-        try:
-            urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz", timeout=1)
-            break
-        except OSError:
-            time.sleep(0.1)
+    wait_ready(port)
     ps = psutil.Process(proc.pid)
     url = f"ws://127.0.0.1:{port}"
     pool = recordings(args.language or "en")
@@ -230,13 +224,8 @@ def main() -> None:
 
 
 def plot(result: dict, png: Path) -> None:
-    try:
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError:
-        print("matplotlib is not installed: no plot (pip install matplotlib)")
+    plt = pyplot()
+    if plt is None:
         return
     st = [s for s in result["steps"] if s["p90"] is not None]
     fig, ax = plt.subplots(figsize=(8, 4))

@@ -31,14 +31,13 @@ import shutil
 import subprocess
 import sys
 import time
-import urllib.request
 from collections import Counter
 from pathlib import Path
 
 import _paths  # noqa: F401  (benchmarks/streaming.py shadows the package otherwise)
 import numpy as np
 import psutil
-from _serve import free_port, pct
+from _serve import free_port, pct, pyplot, wait_ready
 from corpus import SHARED
 
 import streaming  # noqa: F401,I001  (BLAS thread limits before numpy loads)
@@ -211,14 +210,7 @@ def main() -> None:
     log = open(OUT / f"soak-{stamp}.server.log", "w")  # noqa: SIM115
     proc = subprocess.Popen(cmd, cwd=_paths.ROOT, stdout=log, stderr=subprocess.STDOUT,
                             env={**os.environ, "PYTHONUNBUFFERED": "1"})
-    max_calls = None
-    for _ in range(600):
-        try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz", timeout=1) as r:
-                max_calls = json.load(r)["max_calls"]
-            break
-        except OSError:
-            time.sleep(0.1)
+    max_calls = (wait_ready(port) or {}).get("max_calls")
     ps = psutil.Process(proc.pid)
     pool = recordings()
     t0 = time.time()
@@ -326,13 +318,8 @@ def main() -> None:
 
 
 def plot(result: dict, png: Path) -> None:
-    try:
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError:
-        print("matplotlib is not installed: no plot (pip install matplotlib)")
+    plt = pyplot()
+    if plt is None:
         return
     pm = [p for p in result["per_minute"] if p["rss_mb"] is not None]
     fig, (a, b) = plt.subplots(2, 1, figsize=(9, 6), sharex=True)
