@@ -152,7 +152,7 @@ class MemoryBus:
     """In-process bus: one Python process serves every call and desktop."""
 
     def __init__(self, retention_s: float = 24 * 3600, max_calls: int = 10000, max_queue: int = 2000,
-                 controls_path: str | os.PathLike[str] | None = None, redact: bool | None = None) -> None:
+                 controls_path: str | os.PathLike[str] | None = None) -> None:
         self._log: dict[str, list[dict[str, Any]]] = {}
         self._subs: dict[str, set[MemorySubscription]] = {}
         self._calls: OrderedDict[str, CallInfo] = OrderedDict()
@@ -165,29 +165,24 @@ class MemoryBus:
         self._controls: dict[str, dict[str, Any]] | None = None  # loaded on first use
         self._watchers: list[ControlsWatcher] = []
         self._controls_lock = asyncio.Lock()  # writes in order: the file always holds the latest set
-        # The call log kept here (replays with `since`, `history`, ended calls on the
-        # supervisor pages, for `retention_s`) holds the redacted form, as Redis does; live
-        # subscribers get the event as said (docs/security.md). The redactor's learning also
-        # reaches the audit trail (`watch_learned`).
-        self.redact = (redact if redact is not None
-                       else os.environ.get("SOUFFLEUR_REDACT_STORED", "1").lower() not in ("0", "false", "no"))
-        self._learning: StoredRedaction | None = StoredRedaction() if self.redact else None
+        # nothing here is stored, so nothing is redacted; but the audit trail is, and it must
+        # learn what the stored log's redactor would (a name said before the form caught it):
+        # the same redactor runs on durable events once someone watches (`watch_learned`)
+        self._learning: StoredRedaction | None = None
 
     async def publish(self, call_id: str, event: dict[str, Any], *, durable: bool = True) -> dict[str, Any]:
         e = stamp(call_id, event)
         if durable:
             n = self._seq.get(call_id, 0) + 1
             self._seq[call_id] = n
-            said = dict(e)
             e["id"] = str(n)
-            kept = e
+            self._log.setdefault(call_id, []).append(e)
             if self._learning is not None:
                 try:
-                    kept = self._store(call_id, said, e["id"])
-                except Exception:  # redaction never costs the call an event: keep none of it
+                    self._learning.stored(call_id, e)  # what it redacts, it learns from
+                    self._learning.learnt(call_id, e)
+                except Exception:  # learning for the audit trail never costs the call an event
                     log.exception("redactor failed on an event of call %s", call_id)
-                    kept = {"type": e.get("type"), "call_id": call_id, "id": e["id"], "redaction_failed": True}
-            self._log.setdefault(call_id, []).append(kept)
         for s in list(self._subs.get(call_id, ())):
             s.offer(e, durable)
         return e
@@ -208,22 +203,6 @@ class MemoryBus:
             subs.discard(sub)
             if not subs:
                 del self._subs[sub.call_id]
-
-    def _store(self, call_id: str, said: dict[str, Any], eid: str) -> dict[str, Any]:
-        """The event as this log keeps it; earlier entries that mention a value or name just
-        learnt are replaced by their redacted form (the retroactive pass)."""
-        assert self._learning is not None
-        stored = self._learning.stored(call_id, said)  # what it redacts, it learns from
-        if not self.redact:
-            self._learning.learnt(call_id, said)  # only the audit trail is told
-            return {**said, "id": eid}
-        log_ = self._log.get(call_id, [])
-        for rid, now in self._learning.earlier(call_id, said, eid, stored):
-            for i in range(len(log_) - 1, -1, -1):
-                if log_[i].get("id") == rid:
-                    log_[i] = {**json.loads(now), "id": rid}
-                    break
-        return {**json.loads(stored), "id": eid}
 
     def watch_learned(self, callback: Learnt) -> None:
         """`callback(call_id, names, values)` whenever a call's redactor, run on its durable
