@@ -164,11 +164,9 @@ class JsonlAuditStore:
             return changed
 
     def _start(self, fh: Any, call_id: str) -> int:
-        """Where the call's first line is, if this process wrote it and it is still there;
+        """Where the call's first line (this process wrote it) is, if it is still there;
         else 0 (the whole file is read)."""
-        at = self._state.first.get(call_id)
-        if at is None:
-            return 0
+        at = self._state.first[call_id]
         if at > 0:
             fh.seek(at - 1)
             if fh.read(1) != b"\n":

@@ -181,13 +181,13 @@ class Redactor:
             for alt in alts:
                 self._results_alt(alt, expect)
             return e
-        if e.get("type") == "FormValue" and e.get("field") in PII_FIELDS and e.get("value"):
+        values = form_values(e)
+        if values:
             # the other readings and the words heard are the same value, misheard: as personal
-            alts = [str(a) for a in e.get("alternatives") or [] if a]
-            self.capture(str(e["field"]), [str(e["value"]), *alts])
+            self.capture(str(e["field"]), values)
             e["value"] = "[pii]"
-            if alts:
-                e["alternatives"] = ["[pii]"] * len(alts)
+            if len(values) > 1:
+                e["alternatives"] = ["[pii]"] * (len(values) - 1)
             if e.get("heard"):
                 e["heard"] = "[pii]"
         return self._walk(e)

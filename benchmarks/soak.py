@@ -126,7 +126,6 @@ class Soak:
             rec["dup_detail"] = [{"segment_id": e.get("segment_id"), "id": e.get("id"),
                                   "received": e.get("_received"), "connection": e.get("_conn")}
                                  for e in seen if e.get("segment_id") in ids and e.get("type") == "Results"]
-            rec["since_at_reconnect"] = rec.get("since_at_reconnect")
         rec["summary"] = any(e.get("type") == "Summary" for e in seen)
 
     async def desktop(self, call_id: str, seen: list[dict], stop: asyncio.Event, seconds: float,

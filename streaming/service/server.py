@@ -121,6 +121,7 @@ class SouffleurServer:
         self.calls: dict[str, LiveCall] = {}
         self.recent: OrderedDict[str, CallPipeline] = OrderedDict()  # ended calls, for feedback
         self._ended_at: dict[str, float] = {}
+        self._report_cache: tuple[Any, dict[str, Any]] | None = None  # (audit trail size/mtime + controls version, report)
         self.started = time.time()
         self.draining = False
         self.desktops: set[Desktop] = set()  # desktops following a call here (sent away on SIGTERM)
@@ -259,9 +260,8 @@ class SouffleurServer:
         # only when it grew or the controls changed
         st = path.stat() if path.exists() else None
         key = (st.st_size, st.st_mtime_ns) if st else None, version
-        cached = getattr(self, "_report_cache", None)
-        if cached is not None and cached[0] == key:
-            return cached[1]
+        if self._report_cache is not None and self._report_cache[0] == key:
+            return self._report_cache[1]
         current = controls.to_list()
         rep = report(JsonlAuditStore(path), controls=current) if st else report([], controls=current)
         self._report_cache = (key, rep)
