@@ -35,9 +35,14 @@ from typing import Any
 from .autofill.cues import PARTICLES
 from .pii import CallMemory, find_pii
 from .spoken import find_dates, find_emails, tokenize, value_runs
+from .spoken.emails import TLDS
 
 WRITTEN = [
     ("email", re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")),
+    # an address whose "at" the ASR heard as a dot: "nathan.grees.example.com"; three labels
+    # or more, not a web address ("www.", "example.co.uk")
+    ("email", re.compile(r"(?<![\w.@/-])(?!www\.)[A-Za-z][\w-]*(?:\.[A-Za-z][\w-]*){2,}\.(?:"
+                         + "|".join(sorted(TLDS)) + r")\b(?![.@-]?\w)")),
     ("iban", re.compile(r"\b[A-Z]{2}\d{2}(?:\s?[A-Z0-9]{2,4}){3,8}\b")),
     ("number", re.compile(r"\+?\d[\d\s().,\-/]{4,}\d")),  # commas too: "1, 2, 3, 4"
     ("date", re.compile(r"\b\d{1,4}[/.-]\d{1,2}[/.-]\d{2,4}\b")),

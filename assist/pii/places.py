@@ -17,9 +17,18 @@ from assist.pii.lexicon import Lexicon
 from assist.spoken import Token, read_number
 
 POSTCODES = re.compile(r"\b(?:[1-9]\d{3} ?(?!SA|SD|SS)[A-Z]{2}|[A-Z]{1,2}\d[A-Z\d]? ?\d[A-Z]{2})\b")
+# A UK postcode the ASR split: "M20, for WD" (M20 4WD), "E2 for JH", "G12. A QQ" (the
+# inward digit heard as a word or a letter), and an inward code left alone beside a
+# redacted outward one ("[number]. 3DL"). Inward letters never include C I K M O V, so
+# "3PM" and "9AM" stay.
+_IN = "[ABD-HJLNP-UW-Z]"
+UK_SPLIT = re.compile(rf"\b[A-Z]{{1,2}}\d[A-Z\d]?[.,]?\s+(?:(?i:for|four|fore)|\d|[A-Z])[.,]?\s+"
+                      rf"(?:{_IN}{{2}}|{_IN} {_IN})\b")
+UK_INWARD = re.compile(rf"(?<![\w-])\d{_IN}{{2}}(?![\w-])")
 # English street words that name nothing else once capitalised after a capitalised word
 _EN_SURE = {"street", "road", "lane", "avenue", "drive", "crescent", "terrace", "gardens",
             "grove", "mews", "boulevard", "close", "parade", "rd", "st", "ave"}
+_LONG_SUFFIXES = sorted(s for s in EN_STREET_SUFFIXES if len(s) >= 5 and s not in ("close", "green"))
 _UNITS = {"flat", "apartment", "apt", "unit", "suite", "appartement", "huisnummer"}
 _NUMBER_WORD = re.compile(r"(?i)^(?:number|no|nummer|nr|huisnummer)$")
 
@@ -45,6 +54,14 @@ def _house_number(tokens: list[Token], i: int) -> int | None:
                                                 or tokens[j].low in ("hoog", "bis", "zwart")):
         j += 1
     return j
+
+
+def _misheard_suffix(low: str) -> bool:
+    """A word the ASR may have made of a street suffix ("Terres" for Terrace, "Streak",
+    "Avenew"): the first four letters of a suffix of five or more, not itself a suffix.
+    Only trusted with a house number before the street (`find_addresses`)."""
+    return len(low) >= 5 and low not in EN_STREET_SUFFIXES and any(
+        low[:4] == s[:4] for s in _LONG_SUFFIXES)
 
 
 def _capitalised(t: Token) -> bool:
@@ -109,8 +126,10 @@ def find_addresses(tokens: list[Token], text: str, lex: Lexicon,
             if j is not None or nl_word or nl_lead:
                 out.append((tokens[a].start, b, "address"))
             continue
-        # English order: number, capitalised words, street suffix ("22 Mill Road")
-        if t.low in EN_STREET_SUFFIXES and _capitalised(t) and k > 0 and _capitalised(tokens[k - 1]):
+        # English order: number, capitalised words, street suffix ("22 Mill Road"; with the
+        # number, a suffix the ASR misheard: "31 Fenwick Terres")
+        suffix = t.low in EN_STREET_SUFFIXES or _misheard_suffix(t.low)
+        if suffix and _capitalised(t) and k > 0 and _capitalised(tokens[k - 1]):
             a = _street_start(tokens, k - 1, lex)
             number_at = None
             for b0 in range(max(0, a - 4), a):  # the house number just before the street name
@@ -129,8 +148,8 @@ def find_addresses(tokens: list[Token], text: str, lex: Lexicon,
             j = _house_number(tokens, k + (2 if t.low == "house" else 1))
             if j is not None:
                 out.append((t.start, tokens[j - 1].end, "address"))
-    for m in POSTCODES.finditer(text):
-        out.append((m.start(), m.end(), "postcode"))
+    for pat in (POSTCODES, UK_SPLIT, UK_INWARD):
+        out += [(m.start(), m.end(), "postcode") for m in pat.finditer(text)]
     return out
 
 

@@ -105,3 +105,29 @@ def test_a_form_values_other_readings_and_what_was_heard_are_redacted_too():
     assert e["alternatives"][0] == "Ferdis Firrow"  # the original is left alone
     # learnt: a later transcript holding the misheard reading is redacted as well
     assert "Ferdis" not in r.text("Thanks, Ferdis Firrow, one moment.")
+
+
+# What the ASR made of values in the Piper-rendered held-out calls (benchmarks/README.md,
+# "Read back from Redis"): each of these survived the redactor before.
+@pytest.mark.parametrize("said, gone", [
+    ("Yes, it's nathan.grees.example.com.", ["grees", "nathan"]),  # the "at" heard as a dot
+    ("It's 31 Fenwick Terres, and the postcode.", ["Fenwick", "31"]),  # Terrace misheard
+    ("The postcodes in E2 for JH.", ["E2", "JH"]),  # NE2 4JH split by "for"
+    ("M20, for WD.", ["M20", "WD"]),
+    ("Postcode G12. A QQ.", ["G12", "QQ"]),
+    ("That's [number]. 3DL.", ["3DL"]),  # the inward code left beside a redacted outward one
+])
+def test_misheard_addresses_postcodes_and_emails_are_removed(said, gone):
+    out = Redactor().text(said)
+    for word in gone:
+        assert word not in out, out
+
+
+@pytest.mark.parametrize("said", [
+    "Please see www.example.co.uk for the form.",
+    "The office opens at 9AM and closes at 5PM.",
+    "Version 2.4.1 of the app fixed it.",
+    "The branch closes at 6PM on Fridays.",
+])
+def test_written_web_addresses_and_times_are_kept(said):
+    assert Redactor().text(said) == said
