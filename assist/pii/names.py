@@ -264,8 +264,14 @@ class NameFinder:
                 found.append(list(range(a, k + 1)))
             if len(sp.letters) >= 4:
                 self.spellings.add(sp.letters.lower())
-        for x, t in enumerate(tokens):  # a word the call spelled out, however it was heard
-            if capitalised(t) and not self._blocked(t) and any(close(t.low, s) for s in self.spellings):
+        # a word the call spelled out, however it was heard; beside its spelling even an
+        # everyday word in lower case ("Rhiannon in price. That's P-R-Y-C-E")
+        here = {sp.letters.lower() for sp in spelled if not sp.digits and len(sp.letters) >= 4}
+        for x, t in enumerate(tokens):
+            if t.kind != "word" or self._blocked(t):
+                continue
+            if (capitalised(t) and any(close(t.low, s) for s in self.spellings)) or any(
+                    close(t.low, s) for s in here):
                 found.append([x])
         # the lexicons and the names already known in this call
         k = 0

@@ -39,6 +39,15 @@ def test_misheard_name_without_a_cue_is_redacted():
     assert out.endswith("it's Irish")
 
 
+def test_a_surname_heard_as_an_everyday_word_is_redacted_beside_its_spelling():
+    # heldout_en_04 through tiny.en: "Rhiannon Pryce. That's P-R-Y-C-E, with a Y."
+    r = Redactor()
+    out = stored(r, "Rhiannon in price. That's P-R-Y-C-E, with a Y.")
+    assert "price" not in out and "Rhiannon" not in out, out
+    # the everyday word is not removed from later turns for it
+    assert "what price did" in stored(r, "And what price did they quote you?", 5.0)
+
+
 def test_name_addressed_by_the_agent_is_redacted():
     assert Redactor().text("Thank you, Jevon, and your date of birth.") == \
         "Thank you, [name], and your date of birth."
