@@ -28,17 +28,20 @@ import shutil
 import subprocess
 import sys
 import time
+import urllib.request
 from pathlib import Path
 
 import _paths  # noqa: F401  (benchmarks/streaming.py shadows the package otherwise)
 import numpy as np
 import psutil
 from _serve import free_port, pct, pyplot, wait_ready
+from corpus import SHARED
 from soak import recordings
 from websockets.asyncio.client import connect
 
 import streaming  # noqa: F401,I001  (BLAS thread limits before numpy loads)
-from streaming.client import EventsClient, listen_url
+from streaming.audio.files import load_audio
+from streaming.client import EventsClient, audio_frames, listen_url
 
 OUT = Path(__file__).resolve().parent / "out"
 
@@ -94,6 +97,53 @@ class Call:
         self.close_code = ws.close_code
 
 
+def dutch_read_calls(n_calls: int = 3, rate: int = 16000) -> list[tuple[str, list[bytes], int]]:
+    """Stereo "calls" of real Dutch speech: the 99 read clips of `../shared/audio_nl` (CC0,
+    16 kHz), the NL speaker on the left, the Flemish one on the right, in turns of one to
+    three clips (0.3 s apart), 0.4-1.2 s between turns, never overlapping. Read sentences,
+    not a conversation, but real voices: the espeak-ng dev calls make base hallucinate and
+    fall back to sampling far more than people would."""
+    import random
+
+    clips = {"L": [], "R": []}
+    for f in sorted((SHARED / "audio_nl").glob("*.flac")):
+        audio, r = load_audio(f)
+        assert r == rate, f
+        clips["L" if f.name.startswith("nathalie") else "R"].append(audio.reshape(-1))
+    rng = random.Random(13)
+    for side in clips.values():
+        rng.shuffle(side)
+    calls = []
+    for c in range(n_calls):
+        left = clips["L"][c::n_calls]
+        right = clips["R"][c::n_calls]
+        pieces: list[np.ndarray] = [np.zeros((int(0.6 * rate), 2), np.float32)]
+        side = 0
+        while left or right:
+            src = (left, right)[side] or (right, left)[side]
+            ch = side if (left, right)[side] else 1 - side
+            for _ in range(min(len(src), rng.randint(1, 3))):
+                x = src.pop()
+                turn = np.zeros((x.size + int(0.3 * rate), 2), np.float32)
+                turn[: x.size, ch] = x
+                pieces.append(turn)
+            pieces.append(np.zeros((int(rng.uniform(0.4, 1.2) * rate), 2), np.float32))
+            side = 1 - side
+        audio = np.concatenate(pieces)
+        calls.append((f"audio_nl-call-{c + 1}", audio_frames(audio, rate), rate))
+    return calls
+
+
+def decode_busy(port: int) -> dict[str, float]:
+    """Seconds of model time so far per kind (interim, final, record), from `/readyz`."""
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz", timeout=5) as r:
+            return json.load(r).get("decode_busy_s", {})
+    except OSError as e:  # 503 while overloaded still carries the JSON
+        body = getattr(e, "read", None)
+        return json.loads(body()).get("decode_busy_s", {}) if body else {}
+
+
 def gpu_sample() -> dict | None:
     if not shutil.which("nvidia-smi"):
         return None
@@ -113,6 +163,9 @@ def main() -> None:
     ap.add_argument("--compute-type", default=None)
     ap.add_argument("--workers", type=int, default=None)
     ap.add_argument("--language", default=None, help="nl: the Dutch dev calls, language=nl (needs a multilingual model)")
+    ap.add_argument("--dutch-read", action="store_true",
+                    help="with --language nl: calls made of the real read Dutch clips (../shared/audio_nl) "
+                         "instead of the espeak-ng dev calls")
     ap.add_argument("--start", type=int, default=4)
     ap.add_argument("--step", type=int, default=1)
     ap.add_argument("--max", type=int, default=24, help="stop the ramp here")
@@ -124,7 +177,7 @@ def main() -> None:
     args = ap.parse_args()
     OUT.mkdir(exist_ok=True)
     tag = "-".join(str(x) for x in (args.model or "bundled", args.device or "cpu", args.compute_type or "int8",
-                                    args.language or "en"))
+                                    args.language or "en")) + ("-read" if args.dutch_read else "")
     stamp = time.strftime("%Y-%m-%d")
     png = Path(args.png or OUT / f"capacity-{tag}-{stamp}.png")
     json_out = Path(args.json_out or OUT / f"capacity-{tag}-{stamp}.json")
@@ -140,7 +193,7 @@ def main() -> None:
     wait_ready(port)
     ps = psutil.Process(proc.pid)
     url = f"ws://127.0.0.1:{port}"
-    pool = recordings(args.language or "en")
+    pool = dutch_read_calls() if args.dutch_read else recordings(args.language or "en")
     steps: list[dict] = []
 
     async def ramp() -> None:
@@ -157,6 +210,7 @@ def main() -> None:
             t_start = time.time()
             await asyncio.sleep(args.settle)
             ps.cpu_percent()
+            busy0 = await asyncio.to_thread(decode_busy, port)
             gpus = []
             t_meas = time.time()
             while time.time() < t_start + args.step_seconds:
@@ -166,6 +220,11 @@ def main() -> None:
                     gpus.append(g)
             cpu = ps.cpu_percent()
             t_end = time.time()
+            busy1 = await asyncio.to_thread(decode_busy, port)
+            # model time per kind over the measured part of the step, as a share of wall time
+            # (2.0 = two workers busy all the time): what the node's compute goes to
+            model_load = {k: round((busy1.get(k, 0.0) - busy0.get(k, 0.0)) / (t_end - t_meas), 2)
+                          for k in busy1}
             lat = [x for c in calls for (t, x) in c.finals if t_meas <= t < t_end]
             behind = 0
             for c in calls:
@@ -181,7 +240,8 @@ def main() -> None:
                    "cpu_pct": round(cpu, 1), "cpu_pct_per_call": round(cpu / n, 1),
                    "rss_mb": round(ps.memory_info().rss / 2**20),
                    "gpu_util_pct": round(float(np.mean([g["util_pct"] for g in gpus])), 1) if gpus else None,
-                   "gpu_mem_mb": max(g["mem_mb"] for g in gpus) if gpus else None}
+                   "gpu_mem_mb": max(g["mem_mb"] for g in gpus) if gpus else None,
+                   "model_busy": model_load}
             steps.append(row)
             print(json.dumps(row), flush=True)
             if row["p90"] is None or row["p90"] > args.p90_limit or behind or dead:
@@ -207,6 +267,7 @@ def main() -> None:
                                            capture_output=True, text=True).stdout.strip()
                             if shutil.which("nvidia-smi") else None)},
         "model": args.model or "bundled", "device": args.device or "cpu", "language": args.language or "en",
+        "calls_from": "audio_nl read clips" if args.dutch_read else "dev calls / recordings",
         "compute_type": args.compute_type or "int8", "p90_limit": args.p90_limit,
         "capacity": held[-1]["calls"] if held else 0,
         "stopped_by": (None if not steps or steps[-1] in held else

@@ -21,6 +21,7 @@ import asyncio
 import json
 import statistics
 import time
+from pathlib import Path
 
 import _paths  # noqa: F401  (puts the checkout on sys.path)
 from _serve import ServerProcess, pct
@@ -59,6 +60,47 @@ async def response_times(http: str, repeats: int) -> list[dict]:
             rows.append({"file": str(path.relative_to(AUDIO)), "audio_s": round(dur, 1),
                          "bytes": len(body), "response_s": round(med, 2), "x_realtime": round(dur / med, 1)})
     return rows
+
+
+def five_minute_call(tmp: Path) -> Path:
+    """A 5-minute stereo telephone call as a contact centre records it (WAV, 8 kHz, 16-bit,
+    agent left, caller right): the real AWS call (245 s), then the first dev call resampled
+    to 8 kHz, cut at 300 s. Needs ../shared."""
+    import soundfile as sf
+    from corpus import SHARED
+
+    from streaming.audio.codecs import resample
+
+    real, rate = load_audio(SHARED / "audio/group2_conversational/aws_lca_calls/"
+                            "Auto_Repairs_40_UTC_stereo_agentL_callerR.wav")
+    dev, dev_rate = load_audio(SHARED / "assist/dev_en_01.stereo16k.flac")
+    dev8 = np.stack([resample(dev[:, c], dev_rate, rate) for c in range(2)], axis=1)
+    x = np.concatenate([real, dev8])[: 300 * rate]
+    path = tmp / "call-5min-stereo-8k.wav"
+    sf.write(path, x, rate, subtype="PCM_16")
+    return path
+
+
+async def long_call(http: str, path: Path, repeats: int) -> dict:
+    """Time to response for the 5-minute stereo call, posted alone with the parameters a
+    contact centre's batch job would send."""
+    body = path.read_bytes()
+    q = "multichannel=true&utterances=true&smart_format=true&punctuate=true"
+    times, doc = [], {}
+    async with httpx.AsyncClient() as client:
+        for _ in range(repeats):
+            t0 = time.perf_counter()
+            r = await client.post(f"{http}/v1/listen?{q}", content=body, timeout=900)
+            r.raise_for_status()
+            times.append(time.perf_counter() - t0)
+            doc = r.json()
+    dur = doc["metadata"]["duration"]
+    med = statistics.median(times)
+    words = [len(c["alternatives"][0]["words"]) for c in doc["results"]["channels"]]
+    return {"file": path.name, "audio_s": round(dur, 1), "channels": doc["metadata"]["channels"],
+            "bytes": len(body), "response_s": [round(t, 2) for t in times], "response_median_s": round(med, 2),
+            "x_realtime": round(dur / med, 1), "words_per_channel": words,
+            "utterances": len(doc["results"].get("utterances") or [])}
 
 
 def final_latencies(res) -> list[float]:
@@ -106,11 +148,24 @@ def main() -> None:
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--rounds", type=int, default=1, help="alone / with uploads pairs")
     ap.add_argument("--workers", type=int, default=0, help="server inference workers (default: its own)")
+    ap.add_argument("--five-minute-call", action="store_true",
+                    help="only: time to response for a 5-minute stereo 8 kHz call (needs ../shared)")
     args = ap.parse_args()
     extra = ("--workers", str(args.workers)) if args.workers else ()
     srv = ServerProcess(ROOT, *extra)
     http = f"http://127.0.0.1:{srv.port}"
     try:
+        if args.five_minute_call:
+            import tempfile
+
+            with tempfile.TemporaryDirectory() as tmp:
+                r = asyncio.run(long_call(http, five_minute_call(Path(tmp)), args.repeats))
+            print(f"{r['file']}: {r['audio_s']} s, {r['channels']} channels, answered in "
+                  f"{r['response_median_s']} s (median of {args.repeats}: {r['response_s']}), "
+                  f"{r['x_realtime']}x real time; words per channel {r['words_per_channel']}, "
+                  f"{r['utterances']} utterances")
+            print(json.dumps({"date": time.strftime("%Y-%m-%d %H:%M"), "five_minute_call": r}))
+            return
         rows = asyncio.run(response_times(http, args.repeats))
         print(f"{'file':48} {'audio s':>8} {'answer s':>9} {'x real time':>12}")
         for r in rows:

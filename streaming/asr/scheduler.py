@@ -54,6 +54,9 @@ class SchedulerStats:
     batches: int = 0
     batched_items: int = 0
     busy_seconds: float = 0.0
+    # model time per kind: where a node's CPU or GPU goes (records with their sampling
+    # fallbacks, finals, interims), read off `/readyz` by benchmarks/capacity.py
+    busy_by_kind: dict[str, float] = field(default_factory=lambda: {"interim": 0.0, "final": 0.0, "record": 0.0})
     errors: int = 0
 
 
@@ -254,6 +257,8 @@ class InferenceScheduler:
                 self.stats.batches += 1
                 self.stats.batched_items += len(batch)
                 self.stats.busy_seconds += dt
+                kind = batch[0].req.kind  # a batch holds one kind
+                self.stats.busy_by_kind[kind] = self.stats.busy_by_kind.get(kind, 0.0) + dt
                 for j in batch:
                     self.stats.decoded[j.req.kind] += 1
             for j, h in zip(batch, hyps, strict=True):

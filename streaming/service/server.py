@@ -287,6 +287,8 @@ class SouffleurServer:
             "max_calls": self.max_calls,
             "queue": self.scheduler.queue_depth(),
             "final_delay_p90_s": round(self.scheduler.final_delay_p90(), 3),
+            "decoded": dict(self.scheduler.stats.decoded),
+            "decode_busy_s": {k: round(v, 2) for k, v in self.scheduler.stats.busy_by_kind.items()},
             "draining": self.draining,
             "bus": self.bus.health() if hasattr(self.bus, "health") else {"kind": "memory"},
         }

@@ -156,6 +156,9 @@ def test_the_record_does_not_change_under_load(recognizer, one_call):
     for msgs in got:
         assert [r["channel"]["alternatives"][0]["transcript"] for r in records(msgs)] == want
     assert sched.stats.decoded["record"] == 4 * len(want)
+    # model time is counted by kind (capacity.py reads it off /readyz)
+    assert sched.stats.busy_by_kind["record"] > 0
+    assert sum(sched.stats.busy_by_kind.values()) == pytest.approx(sched.stats.busy_seconds)
 
 
 def _without_pauses(x: np.ndarray, longest_ms: int = 150) -> np.ndarray:
