@@ -36,6 +36,7 @@ from .autofill.cues import PARTICLES
 from .pii import CallMemory, find_pii
 from .spoken import find_dates, find_emails, tokenize, value_runs
 from .spoken.emails import TLDS
+from .spoken.tokens import fold
 
 WRITTEN = [
     ("email", re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")),
@@ -80,6 +81,18 @@ DEEPGRAM_KINDS = {
 }
 PII_FIELDS = {"full_name", "date_of_birth", "phone_number", "email", "account_number", "iban",
               "street_address", "postcode", "bsn", "customer_number", "policy_number"}
+
+
+def _folded(text: str) -> tuple[str, list[int]]:
+    """`text` folded as `fold` folds it (lower case, no accents), and for each folded
+    character the index of the character of `text` it came from."""
+    out: list[str] = []
+    where: list[int] = []
+    for i, c in enumerate(text):
+        f = fold(c)
+        out.append(f)
+        where += [i] * len(f)
+    return "".join(out), where
 
 
 def redaction_kinds(values: Iterable[str]) -> frozenset[str]:
@@ -158,10 +171,10 @@ class Redactor:
             for m in pat.finditer(text):
                 if kind != "number" or sum(c.isdigit() for c in m.group()) >= self.min_digits:
                     out.append((m.start(), m.end(), kind))
-        low = text.lower()
-        for v in self._values:
-            for m in re.finditer(re.escape(v.lower()), low):
-                out.append((m.start(), m.end(), "pii"))
+        low, where = _folded(text)
+        for v in self._values:  # accents aside: a form's "José" is the transcript's "Jose"
+            for m in re.finditer(re.escape(fold(v)), low):
+                out.append((where[m.start()], where[m.end() - 1] + 1, "pii"))
         out += find_pii(text, tokens, runs, self.memory, expect)
         return _merge([s for s in out if s[2] in self.kinds], text)
 

@@ -131,3 +131,11 @@ def test_misheard_addresses_postcodes_and_emails_are_removed(said, gone):
 ])
 def test_written_web_addresses_and_times_are_kept(said):
     assert Redactor().text(said) == said
+
+
+def test_a_captured_value_is_removed_with_or_without_its_accents():
+    r = Redactor()
+    r.capture("full_name", ["José Müller"])
+    out = r.text("Ja, Jose Muller, en ook JOSÉ MÜLLER. Een café.")
+    assert "Jose" not in out and "Muller" not in out and "MÜLLER" not in out, out
+    assert out.endswith("Een café.")
