@@ -29,7 +29,7 @@ MAX_WARNINGS = 20  # parameters reported one by one; more are counted in one las
 STREAM_PARAMS = frozenset({
     "encoding", "sample_rate", "channels", "multichannel", "interim_results", "endpointing",
     "utterance_end_ms", "vad_events", "language", "detect_language", "punctuate", "smart_format",
-    "numerals", "keyterm", "keywords", "record", "redact", "call_id", "roles", "token",
+    "numerals", "no_delay", "keyterm", "keywords", "record", "redact", "call_id", "roles", "token",
     "mip_opt_out",  # honoured by doing nothing: no audio or text is ever kept to improve a model
 })
 MODEL_PARAMS = frozenset({"model", "version"})  # the server's own model transcribes every stream
@@ -159,6 +159,10 @@ class StreamOptions:
     punctuate: bool = True
     smart_format: bool = False
     numerals: bool = False
+    # with smart_format or numerals, a final that ends in what may be an unfinished number,
+    # spelled word or e-mail address waits up to 3 s of audio for the rest
+    # (streaming/live/entity_hold.py); no_delay=true sends every final at once, as Deepgram's
+    no_delay: bool = False
     # `keyterm=` (repeatable) then `keywords=word:boost` (highest boost first): written
     # before the earlier text in every decode of this stream's channels, so the model
     # spells them as given. At most MAX_KEYTERM_CHARS in all; the rest is reported.
@@ -354,6 +358,8 @@ def parse_stream_query(query: str, also: frozenset[str] = frozenset()) -> Stream
         o.smart_format = _bool("smart_format", q["smart_format"])
     if "numerals" in q:
         o.numerals = _bool("numerals", q["numerals"])
+    if "no_delay" in q:
+        o.no_delay = _bool("no_delay", q["no_delay"])
     if "record" in q:
         o.record = _bool("record", q["record"])
     if "redact" in q:

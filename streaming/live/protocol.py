@@ -60,12 +60,15 @@ def error_message(code: str, message: str, **extra: Any) -> dict[str, Any]:
     }
 
 
-CONTROL_TYPES = ("KeepAlive", "Finalize", "CloseStream")
+CONTROL_TYPES = ("KeepAlive", "Finalize", "CloseStream", "Configure")
+# what Deepgram's mid-stream `Configure` may switch here: how this client's text is written
+CONFIGURE_FEATURES = ("numerals", "smart_format", "punctuate")
 
 
 @dataclass(frozen=True)
 class Control:
     type: str
+    features: tuple[tuple[str, bool], ...] = ()  # Configure: (feature, on), as sent
 
 
 class ControlError(ValueError):
@@ -92,7 +95,29 @@ def parse_control(text: str) -> Control:
             f"unknown control message type {msg['type'][:40]!r}; expected one of "
             + ", ".join(CONTROL_TYPES),
         )
+    if msg["type"] == "Configure":
+        return Control("Configure", _features(msg.get("features")))
     return Control(msg["type"])
+
+
+def _features(features: Any) -> tuple[tuple[str, bool], ...]:
+    """The `features` of a `Configure` message: each a known feature set to true or false.
+    Anything else refuses the whole message (nothing of it is applied)."""
+    example = '{"type": "Configure", "features": {"numerals": true}}'
+    if not isinstance(features, dict) or not features:
+        raise ControlError(ErrorCode.UNKNOWN_MESSAGE,
+                           f"Configure needs a 'features' object naming what to switch, like {example}")
+    unknown = [k for k in features if k not in CONFIGURE_FEATURES]
+    if unknown:
+        raise ControlError(ErrorCode.UNKNOWN_MESSAGE,
+                           f"Configure cannot switch {str(unknown[0])[:40]!r} mid-stream; it takes "
+                           + ", ".join(CONFIGURE_FEATURES) + "; nothing was changed")
+    bad = [k for k, v in features.items() if not isinstance(v, bool)]
+    if bad:
+        raise ControlError(ErrorCode.UNKNOWN_MESSAGE,
+                           f"Configure feature {bad[0]!r} must be true or false, got "
+                           f"{json.dumps(features[bad[0]])[:40]}; nothing was changed")
+    return tuple(features.items())
 
 
 def word_json(w: HypWord, speaker: str | None) -> dict[str, Any]:

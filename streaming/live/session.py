@@ -18,12 +18,15 @@ from typing import Any
 from streaming.asr.base import DecodeRequest, Hypothesis
 from streaming.audio.codecs import AudioFormatError, StreamDecoder
 from streaming.live.channel import (
+    RATE,
     ChannelTranscriber,
     RecordUpdate,
     SpeechStarted,
     TranscriptUpdate,
     UtteranceEnd,
 )
+from streaming.live.entity_hold import EntityHold
+from streaming.live.formatting import TextFormat
 from streaming.live.protocol import (
     CloseCode,
     ControlError,
@@ -43,6 +46,10 @@ from streaming.options import SegmenterOptions, StreamOptions
 class Send:
     message: dict[str, Any]
     record: bool = False  # a `Record`: for the call's feed; the softphone only if it asked
+    # how the softphone's own copy of a `Results` / `Record` is written (numerals,
+    # smart_format, punctuate as they were when it was made: `Configure` switches them);
+    # applied by the adapter after redaction, never to the call's feed
+    text_format: TextFormat | None = None
 
 
 @dataclass
@@ -103,6 +110,12 @@ class CallSession:
         # call's feed (desktops, assistant, stored log) always gets them
         self.send_records = send_records
         self._pieces: dict[int, list[tuple[str, float, float, str]]] = {}  # channel -> live finals not yet in a record
+        # numerals / smart_format / punctuate as asked, switched mid-stream by `Configure`
+        self.features = {"numerals": options.numerals, "smart_format": options.smart_format,
+                         "punctuate": options.punctuate}
+        self.text_format = TextFormat.of(**self.features)
+        # smart_format's wait for an unfinished entity, per channel (entity_hold.py)
+        self._holds = {key: EntityHold() for key in self.channels}
 
     # -- inputs ------------------------------------------------------------
     @property
@@ -153,12 +166,30 @@ class CallSession:
             return [Send(error_message(e.code, str(e)))]
         if ctl.type == "KeepAlive":
             return []
+        out: list[Out] = []
         if ctl.type == "Finalize":
-            out: list[Out] = []
             for ch in self.channels.values():
+                self._holds[ch.key].flush()
                 out += self._convert(ch, ch.finalize(from_finalize=True))
             return out
+        if ctl.type == "Configure":
+            # results made from now on are written the new way. A final held for its entity
+            # was made before: when holding is now off it goes out at once, written as it
+            # was when it was held ("numerals on, my PIN, numerals off" keeps the PIN digits)
+            features = {**self.features, **dict(ctl.features)}
+            text_format = TextFormat.of(**features)
+            if not text_format.numerals:
+                for ch in self.channels.values():
+                    out += self._messages(ch, self._holds[ch.key].release())
+            self.features, self.text_format = features, text_format
+            return out
         return self.close(CloseCode.NORMAL, "CloseStream received")
+
+    @property
+    def holding(self) -> bool:
+        """Finals ending in a maybe unfinished entity wait for the rest (`entity_hold.py`):
+        with numerals or smart_format (as now configured), unless `no_delay=true`."""
+        return self.text_format.numerals and not self.options.no_delay
 
     def close(self, code: int = CloseCode.NORMAL, reason: str = "end of stream") -> list[Out]:
         """End of input: flush everything still buffered, then Metadata and Close."""
@@ -168,6 +199,7 @@ class CallSession:
         out: list[Out] = []
         tails = self.decoder.flush()
         for ch, tail in zip(self.channels.values(), tails, strict=True):
+            self._holds[ch.key].flush()
             out += self._convert(ch, ch.close(tail))
         return out + self._maybe_finish()
 
@@ -192,7 +224,8 @@ class CallSession:
         return self._convert(ch, ch.on_result(req, hyp)) + self._maybe_finish()
 
     def _maybe_finish(self) -> list[Out]:
-        if self.closing is None or self.finished or any(c.busy for c in self.channels.values()):
+        if (self.closing is None or self.finished or any(c.busy for c in self.channels.values())
+                or any(h.held is not None for h in self._holds.values())):
             return []
         self.finished = True
         meta = metadata_message(
@@ -237,10 +270,19 @@ class CallSession:
         return msg
 
     def _convert(self, ch: ChannelTranscriber, items: list) -> list[Out]:
+        """A channel's outputs, through its entity hold, as messages and work."""
+        # speech of the channel not final yet: a final being decoded (its words may go on
+        # with a held entity), or the open chunk since its start
+        speech_from = 0.0 if ch.pending_finals else ch.chunk.start / RATE if ch.chunk else None
+        items = self._holds[ch.key].feed(items, on=self.holding, now=ch.now, speech_from=speech_from)
+        return self._messages(ch, items)
+
+    def _messages(self, ch: ChannelTranscriber, items: list) -> list[Out]:
         o = self.options
         speaker = o.speaker_for(ch.channel)
         n = self.n_channels
         out: list[Out] = []
+        fmt = self.text_format
         for it in items:
             if isinstance(it, DecodeRequest):
                 out.append(it)
@@ -257,11 +299,11 @@ class CallSession:
                     msg["segment_id"] = f"{ch.channel}-{self.finals_sent}"
                     self._pieces.setdefault(ch.channel, []).append(
                         (msg["segment_id"], it.start, it.end, it.text))
-                out.append(Send(msg))
+                out.append(Send(msg, text_format=fmt))
             elif isinstance(it, RecordUpdate):
                 msg = self._record(ch.channel, it, speaker)
                 if msg is not None:
-                    out.append(Send(msg, record=True))
+                    out.append(Send(msg, record=True, text_format=fmt))
             elif isinstance(it, UtteranceEnd) or (isinstance(it, SpeechStarted) and o.vad_events):
                 out.append(Send(vad_message(it, n, self.call_id, speaker)))
         return out

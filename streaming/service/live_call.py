@@ -24,7 +24,6 @@ from websockets.exceptions import ConnectionClosed
 from assist.api import Redactor, redaction_kinds
 from streaming.asr.base import DecodeRequest
 from streaming.asr.scheduler import InferenceScheduler
-from streaming.live.formatting import TextFormat
 from streaming.live.protocol import CloseCode, ErrorCode, error_message
 from streaming.live.session import CallSession, Close, Out, Send
 from streaming.options import SegmenterOptions, ServerOptions
@@ -81,9 +80,6 @@ class LiveCall:
         # desktops, still get the words as said (docs/security.md)
         self._redactor = (Redactor(kinds=redaction_kinds(session.options.redact))
                           if session.options.redact else None)
-        # `numerals` / `smart_format` / `punctuate`: this softphone's own text, after redaction
-        o = session.options
-        self._format = TextFormat.of(numerals=o.numerals, smart_format=o.smart_format, punctuate=o.punctuate)
         # the audio of recent records, for field-aware decoding: by (channel, start) while
         # decoding, then by record id once the Record is out
         self._record_reqs: dict[tuple[int, float], DecodeRequest] = {}
@@ -303,7 +299,10 @@ class LiveCall:
                 out = msg
                 if self._redactor is not None and msg.get("type") in ("Results", "Record"):
                     out = self._redactor.event(msg)
-                out = self._format.message(out)
+                # `numerals` / `smart_format` / `punctuate` (as the session had them when it
+                # made the message: `Configure` switches them): this softphone's own text
+                if item.text_format is not None:
+                    out = item.text_format.message(out)
                 try:
                     await self.ws.send(json.dumps(out))
                 except ConnectionClosed:

@@ -209,8 +209,9 @@ def test_numerals_and_punctuate_through_the_server(server):
 
     num = stream(server, audio, numerals=True)
     assert records(num) == TextFormat(numerals=True).text(plain)
-    # live finals are formatted piece by piece: a run split between two finals stays split
-    assert "5192" in records(num) and "5192" in re.sub(r"\s", "", num.transcript()), (records(num), num.transcript())
+    # a final ending in digits waits for the rest of the run (streaming/live/entity_hold.py):
+    # the live text has the number whole too, however the finals were cut
+    assert "5192" in records(num) and "5192" in num.transcript(), (records(num), num.transcript())
     rec_words = [w for m in num.of_type("Record") for w in m["channel"]["alternatives"][0]["words"]]
     assert "5192" in [w["word"] for w in rec_words]
     assert " ".join(w["punctuated_word"] for w in rec_words) == records(num)

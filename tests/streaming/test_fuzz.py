@@ -40,7 +40,7 @@ def test_control_parser_only_accepts_or_reports(text):
     except ControlError as e:
         assert e.code in ("INVALID_JSON", "UNKNOWN_MESSAGE") and str(e)
     else:
-        assert ctl.type in ("KeepAlive", "Finalize", "CloseStream")
+        assert ctl.type in ("KeepAlive", "Finalize", "CloseStream", "Configure")
 
 
 @given(st.text(max_size=300))
