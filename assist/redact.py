@@ -44,6 +44,9 @@ WRITTEN = [
     # or more, not a web address ("www.", "example.co.uk")
     ("email", re.compile(r"(?<![\w.@/-])(?!www\.)[A-Za-z][\w-]*(?:\.[A-Za-z][\w-]*){2,}\.(?:"
                          + "|".join(sorted(TLDS)) + r")\b(?![.@-]?\w)")),
+    # ... or glued to both halves: "hyphenavernathyatexample.org" (c-abernathy@example.org)
+    ("email", re.compile(r"(?<![\w.@/-])[A-Za-z][\w-]{2,}at[A-Za-z][\w-]*\.(?:"
+                         + "|".join(sorted(TLDS)) + r")\b(?![.@-]?\w)")),
     ("iban", re.compile(r"\b[A-Z]{2}\d{2}(?:\s?[A-Z0-9]{2,4}){3,8}\b")),
     ("number", re.compile(r"\+?\d[\d\s().,\-/]{4,}\d")),  # commas too: "1, 2, 3, 4"
     ("date", re.compile(r"\b\d{1,4}[/.-]\d{1,2}[/.-]\d{2,4}\b")),

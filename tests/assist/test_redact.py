@@ -139,3 +139,10 @@ def test_a_captured_value_is_removed_with_or_without_its_accents():
     out = r.text("Ja, Jose Muller, en ook JOSÉ MÜLLER. Een café.")
     assert "Jose" not in out and "Muller" not in out and "MÜLLER" not in out, out
     assert out.endswith("Een café.")
+
+
+def test_an_email_glued_into_one_word_is_removed():
+    # heldout_en_03 through tiny.en: c-abernathy@example.org heard as one word
+    out = Redactor().text("Yes, hyphenavernathyatexample.org.")
+    assert "nathy" not in out and "example.org" not in out, out
+    assert Redactor().text("I booked it on booking.com.") == "I booked it on booking.com."
