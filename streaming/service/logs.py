@@ -46,6 +46,7 @@ def setup_logging(fmt: str = "json", verbose: bool = False) -> None:
 _SECRET_PATTERNS = [
     (re.compile(r"(?i)(authorization:\s*(?:token|bearer|basic)\s+)\S+"), r"\1[redacted]"),
     (re.compile(r"(?i)([?&]token=)[^&\s'\"]+"), r"\1[redacted]"),
+    (re.compile(r"(?i)(x-api-key:\s*)\S+"), r"\1[redacted]"),  # Genesys AudioHook's credential
 ]
 
 
@@ -58,7 +59,7 @@ def scrub(text: str) -> str:
 def install_secret_scrubber() -> None:
     """Credentials must not reach any log, whatever handler or level is configured.
 
-    The websockets library logs request headers (Authorization) and paths
+    The websockets library logs request headers (Authorization, X-API-KEY) and paths
     (`?token=`) at DEBUG; every record is scrubbed where it is created, so no
     handler, test capture or log shipper ever sees a secret.
     """

@@ -24,6 +24,7 @@ from websockets.http11 import Request, Response
 
 from streaming.asr.scheduler import InferenceScheduler
 from streaming.live.protocol import ErrorCode, error_message
+from streaming.service.audiohook import AUDIOHOOK_PATH
 from streaming.service.auth import Authenticator, AuthError
 from streaming.service.bus import EventBus
 from streaming.service.metrics import ServerMetrics
@@ -81,10 +82,12 @@ async def process_request(host: RouteHost, connection: ServerConnection,
     path = parts.path
     upgrade = "websocket" in request.headers.get("Upgrade", "").lower()
     ev = EVENTS_PATH.match(path)
-    if path == TWILIO_PATH:  # Twilio sends no credential header: the token comes in its start message
+    # telephony platforms: the credential comes in their protocol (Twilio's start message,
+    # AudioHook's X-API-KEY checked on open, where the call id is known), not as Authorization
+    if path in (TWILIO_PATH, AUDIOHOOK_PATH):
         if not upgrade:
             return _json(connection, 426, {"error": "this endpoint speaks websocket"})
-        if (problem := signature_problem(request.headers, parts.path)) is not None:
+        if path == TWILIO_PATH and (problem := signature_problem(request.headers, parts.path)) is not None:
             log.warning("denied twilio stream: %s", problem)
             return _json(connection, 403, error_message("FORBIDDEN", problem))
         return None

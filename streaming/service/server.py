@@ -46,6 +46,8 @@ from streaming.options import (
     StreamOptions,
     parse_stream_query,
 )
+from streaming.service.audiohook import AUDIOHOOK_PATH
+from streaming.service.audiohook_socket import serve_audiohook
 from streaming.service.auth import OPEN, Authenticator, AuthError, Principal
 from streaming.service.bus import CallInfo, EventBus, MemoryBus, SubscriberLagging
 from streaming.service.controls_api import ControlBoard, handle_controls, is_controls_path
@@ -70,6 +72,7 @@ __all__ = [
 log = logging.getLogger("souffleur")
 install_secret_scrubber()
 
+PHONE_PATHS = {TWILIO_PATH: serve_twilio, AUDIOHOOK_PATH: serve_audiohook}  # twilio.py, audiohook*.py
 ENDED_KEEP_S = 1800.0  # an ended call's assistant takes feedback this long (after-call work)
 
 
@@ -299,8 +302,8 @@ class SouffleurServer:
         if parts.path == "/v1/listen":
             await self.listen(ws, parts.query)
             return
-        if parts.path == TWILIO_PATH:  # Twilio Media Streams: see twilio.py
-            await serve_twilio(self, ws)
+        if (serve_phone := PHONE_PATHS.get(parts.path)) is not None:  # Twilio, Genesys AudioHook
+            await serve_phone(self, ws)
             return
         m = EVENTS_PATH.match(parts.path)
         if m:
@@ -362,7 +365,7 @@ class SouffleurServer:
 
     async def run_call(self, ws: Any, opts: StreamOptions, principal: Principal) -> None:
         """Admit and run one call on `ws`: a softphone's websocket, or an adapter with the
-        same recv/send/close (`twilio.TwilioSocket`), so every way in is the same call."""
+        same recv/send/close (`TwilioSocket`, `AudioHookSocket`), so every way in is the same call."""
         reason = self.admit(principal)
         if reason is not None:
             self.metrics.refused.labels(reason=_reason_label(reason)).inc()

@@ -31,36 +31,41 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
-import contextlib
 import hashlib
 import hmac
 import json
 import logging
 import os
-from typing import Any, Protocol
-from urllib.parse import urlencode
+from typing import Any
 
 import numpy as np
 from websockets.asyncio.server import ServerConnection
 from websockets.exceptions import ConnectionClosed
 
 from streaming.live.protocol import CloseCode
-from streaming.options import OptionError, StreamOptions, parse_stream_query
-from streaming.service.auth import Authenticator, AuthError, Principal
+from streaming.options import OptionError
+from streaming.service.auth import AuthError
+from streaming.service.telephony import (
+    AGENT,
+    CLOSE_STREAM,
+    CUSTOMER,
+    RATE,
+    SILENCE,
+    PhoneHost,
+    close_quietly,
+    phone_call_options,
+    phone_principal,
+)
 
 log = logging.getLogger("souffleur")
 
 TWILIO_PATH = "/v1/twilio"
-RATE = 8000
-AGENT, CUSTOMER = 0, 1
 TRACK_CHANNEL = {"outbound": AGENT, "inbound": CUSTOMER}
-SILENCE = 0xFF  # µ-law zero
 JITTER_SAMPLES = 40  # 5 ms: timestamps this close to the track's end are contiguous
 MAX_SKEW_S = 0.5  # a track this far behind the other is padded with silence
 MAX_GAP_S = 5.0  # a timestamp further than this from where the track is is a jump (or a
 # bogus value), not lost audio: the track goes on from there, nothing is filled
 START_TIMEOUT_S = 10.0
-CLOSE_STREAM = json.dumps({"type": "CloseStream"})
 
 
 class TrackAligner:
@@ -188,14 +193,6 @@ class TwilioSocket:
         await self.ws.close(code, reason)
 
 
-class TwilioHost(Protocol):
-    auth: Authenticator
-
-    async def run_call(self, ws: Any, opts: StreamOptions, principal: Principal) -> None: ...
-
-    def language_problem(self, opts: StreamOptions) -> str | None: ...
-
-
 def signature_problem(headers: Any, path: str, env: dict[str, str] | None = None) -> str | None:
     """Twilio's own request signature on the websocket handshake, when configured.
 
@@ -219,41 +216,33 @@ def signature_problem(headers: Any, path: str, env: dict[str, str] | None = None
     return None
 
 
-async def serve_twilio(host: TwilioHost, ws: ServerConnection) -> None:
+async def serve_twilio(host: PhoneHost, ws: ServerConnection) -> None:
     """One Twilio Media Stream: wait for `start`, check it, run the call."""
     try:
         start = await asyncio.wait_for(_start_message(ws), START_TIMEOUT_S)
     except (TimeoutError, ConnectionClosed, ValueError) as e:
         log.warning("twilio stream refused: %s", e or "no start message")
-        await _close(ws, CloseCode.POLICY, "expected Twilio's start message")
+        await close_quietly(ws, CloseCode.POLICY, "expected Twilio's start message")
         return
     fmt = start.get("mediaFormat") or {}
     if (fmt.get("encoding"), int(fmt.get("sampleRate") or 0), int(fmt.get("channels") or 1)) \
             != ("audio/x-mulaw", RATE, 1):
-        await _close(ws, CloseCode.UNSUPPORTED_DATA, f"unsupported mediaFormat {fmt}")
+        await close_quietly(ws, CloseCode.UNSUPPORTED_DATA, f"unsupported mediaFormat {fmt}")
         return
     params = start.get("customParameters") or {}
     call_id = str(params.get("call_id") or start.get("callSid") or "")
-    q = {"encoding": "mulaw", "sample_rate": RATE, "channels": 2, "multichannel": "true", "call_id": call_id}
-    if params.get("language"):
-        q["language"] = str(params["language"])
     try:
-        opts = parse_stream_query(urlencode(q))
-        if (problem := host.language_problem(opts)) is not None:
-            raise OptionError(problem)
+        opts = phone_call_options(host, call_id, str(params.get("language") or "") or None)
     except OptionError as e:
         log.warning("twilio stream for %s refused: %s", call_id, e)
-        await _close(ws, CloseCode.UNSUPPORTED_DATA, str(e))
+        await close_quietly(ws, CloseCode.UNSUPPORTED_DATA, str(e))
         return
-    token = params.get("token")
     try:
-        if not token and not host.auth.open:
-            raise AuthError(401, "no token in the start message's customParameters")
-        principal = host.auth.authenticate(f"Token {token}" if token else None)
-        host.auth.authorize(principal, "stream", opts.call_id)
+        principal = phone_principal(host.auth, params.get("token"), opts.call_id,
+                                    "no token in the start message's customParameters")
     except AuthError as e:
         log.warning("twilio stream for %s denied: %s", opts.call_id, e.reason)
-        await _close(ws, CloseCode.POLICY, "unauthorized: " + e.reason)
+        await close_quietly(ws, CloseCode.POLICY, "unauthorized: " + e.reason)
         return
     tracks = {TRACK_CHANNEL[t] for t in start.get("tracks") or ["inbound"] if t in TRACK_CHANNEL}
     sock = TwilioSocket(ws, TrackAligner(tracks), str(start.get("streamSid", "")), opts.call_id)
@@ -279,8 +268,3 @@ async def _start_message(ws: ServerConnection) -> dict[str, Any]:
             return start
         if msg.get("event") != "connected":
             raise ValueError(f"expected start, got {str(msg.get('event'))[:20]!r}")
-
-
-async def _close(ws: ServerConnection, code: int, reason: str) -> None:
-    with contextlib.suppress(ConnectionClosed):
-        await ws.close(code, reason[:120])
