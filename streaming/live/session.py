@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -25,7 +26,7 @@ from streaming.live.channel import (
     TranscriptUpdate,
     UtteranceEnd,
 )
-from streaming.live.entity_hold import EntityHold
+from streaming.live.entity_hold import HOLD_S, EntityHold
 from streaming.live.formatting import TextFormat
 from streaming.live.protocol import (
     CloseCode,
@@ -73,6 +74,7 @@ class CallSession:
         max_frame_bytes: int = 1 << 20,
         request_id: str | None = None,
         send_records: bool = False,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.options = options
         self.request_id = request_id or new_request_id()
@@ -116,6 +118,10 @@ class CallSession:
         self.text_format = TextFormat.of(**self.features)
         # smart_format's wait for an unfinished entity, per channel (entity_hold.py)
         self._holds = {key: EntityHold() for key in self.channels}
+        # wall clock of the last audio frame: a held final's wait runs on the audio clock,
+        # which stops when the client stops sending (it says so with KeepAlive)
+        self._clock = clock
+        self._audio_at = clock()
 
     # -- inputs ------------------------------------------------------------
     @property
@@ -152,6 +158,7 @@ class CallSession:
             return self._fail(ErrorCode.BAD_AUDIO, str(e), CloseCode.INVALID_PAYLOAD)
         self._sha.update(data)
         self.bytes_received += len(data)
+        self._audio_at = self._clock()
         out: list[Out] = []
         for ch, audio in zip(self.channels.values(), per_channel, strict=True):
             out += self._convert(ch, ch.push(audio))
@@ -164,9 +171,18 @@ class CallSession:
             # A bad control message must not cost the caller the live transcript:
             # report it and keep the stream going.
             return [Send(error_message(e.code, str(e)))]
-        if ctl.type == "KeepAlive":
-            return []
         out: list[Out] = []
+        if ctl.type == "KeepAlive":
+            # No audio is coming for now (client-side VAD, mute, hold): the audio clock has
+            # stopped, so a held final would wait until audio resumes. Once HOLD_S of wall
+            # clock have passed since the last audio, the time without audio counts as the
+            # silence it stands for.
+            idle = self._clock() - self._audio_at
+            if idle >= HOLD_S:
+                for ch in self.channels.values():
+                    if self._holds[ch.key].held is not None:
+                        out += self._convert(ch, [], idle_s=idle)
+            return out
         if ctl.type == "Finalize":
             for ch in self.channels.values():
                 self._holds[ch.key].flush()
@@ -269,12 +285,13 @@ class CallSession:
             msg["revised"], msg["fallback"] = False, True
         return msg
 
-    def _convert(self, ch: ChannelTranscriber, items: list) -> list[Out]:
-        """A channel's outputs, through its entity hold, as messages and work."""
+    def _convert(self, ch: ChannelTranscriber, items: list, idle_s: float = 0.0) -> list[Out]:
+        """A channel's outputs, through its entity hold, as messages and work; `idle_s`:
+        wall-clock seconds without audio, counted as silence after the channel's audio."""
         # speech of the channel not final yet: a final being decoded (its words may go on
         # with a held entity), or the open chunk since its start
         speech_from = 0.0 if ch.pending_finals else ch.chunk.start / RATE if ch.chunk else None
-        items = self._holds[ch.key].feed(items, on=self.holding, now=ch.now, speech_from=speech_from)
+        items = self._holds[ch.key].feed(items, on=self.holding, now=ch.now + idle_s, speech_from=speech_from)
         return self._messages(ch, items)
 
     def _messages(self, ch: ChannelTranscriber, items: list) -> list[Out]:

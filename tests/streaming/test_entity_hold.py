@@ -207,6 +207,41 @@ def test_finalize_sends_a_held_final_at_once():
     assert f["_at"] == pytest.approx(finalize_at, abs=0.03)
 
 
+def test_a_held_final_goes_out_on_keepalive_once_the_audio_stopped_3_s_ago():
+    """A client that stops sending audio after a pause (client-side VAD, mute, hold) and
+    keeps the socket open with KeepAlive: the audio clock stops, so 3 s of audio never pass;
+    the held final goes out at the first KeepAlive 3 s (wall clock) after the last audio,
+    not when audio resumes or the stream ends."""
+    audio, segs = layout(0.5, ("my number is zero six one two", NUMBER_A), 1.0)
+    clock = [100.0]
+    s = CallSession(parse_stream_query(f"sample_rate={RATE}&smart_format=true"),
+                    SegmenterOptions(early_commit=False), clock=lambda: clock[0])
+    rec = recogniser(segs)
+    got: list = []
+
+    def handle(outs):
+        queue = list(outs)
+        while queue:
+            o = queue.pop(0)
+            if isinstance(o, DecodeRequest):
+                queue[:0] = s.on_result(o, rec.decode_batch([o])[0])
+            elif isinstance(o, Send):
+                got.append(o.text_format.message(o.message) if o.text_format else o.message)
+
+    for f in pcm_frames(audio, RATE):
+        handle(s.receive_audio(f))
+    assert not finals(got)  # held: 1 s of audio after it
+    keep = '{"type": "KeepAlive"}'
+    clock[0] += 1.0
+    handle(s.receive_text(keep))
+    assert not finals(got)  # 2 s after its last word: the speaker may go on
+    clock[0] += 2.5
+    handle(s.receive_text(keep))
+    (f,) = finals(got)
+    assert text(f) == "my number is 0612."
+    assert s.finished is False and s.closing is None
+
+
 def test_an_e_mail_said_in_two_goes_is_one_address():
     audio, segs = layout(0.5, ("write to john dot smith at", "write to john dot smith at".split()), 1.5,
                          ("example dot com", "example dot com.".split()), 2.0)
