@@ -62,7 +62,8 @@ def select_media(offered: Any) -> dict[str, Any] | None:
             continue
         channels = m.get("channels")
         if m.get("rate") != RATE or not isinstance(channels, list) or not 1 <= len(channels) <= 2 \
-                or len(set(map(str, channels))) != len(channels) or not set(channels) <= set(CHANNEL_ROLE):
+                or not all(isinstance(c, str) and c in CHANNEL_ROLE for c in channels) \
+                or len(set(channels)) != len(channels):
             continue
         rank = 2 * len(channels) + ("external" in channels)
         if best is None or rank > best[0]:
@@ -73,7 +74,11 @@ def select_media(offered: Any) -> dict[str, Any] | None:
 def describe_media(offered: Any) -> str:
     """The offer in a few words, for the reason of a refusal."""
     entries = offered if isinstance(offered, list) else []
-    return ", ".join(f"{m.get('format')}/{m.get('rate')}/{'+'.join(map(str, m.get('channels') or []))}"
+    def channels(m: dict[str, Any]) -> str:
+        c = m.get("channels")
+        return "+".join(map(str, c)) if isinstance(c, list) else str(c or "")
+
+    return ", ".join(f"{m.get('format')}/{m.get('rate')}/{channels(m)}"
                      for m in entries if isinstance(m, dict))[:200] or "nothing"
 
 
@@ -195,7 +200,7 @@ class AudioHookSession:
             return Step()
         try:
             msg = json.loads(raw)
-        except ValueError:
+        except (ValueError, RecursionError):  # RecursionError: nested past the parser's limit
             return self._refuse(f"a text message that is not JSON: {raw[:40]!r}")
         if not isinstance(msg, dict):
             return self._refuse("a text message that is not a JSON object")
@@ -219,7 +224,7 @@ class AudioHookSession:
             return self._refuse(f"id {str(msg.get('id'))[:40]!r} is not this session's ({self.id})")
         params = msg.get("parameters", {})
         if not isinstance(params, dict):
-            return self._refuse(f"{kind!r} parameters that are not an object")
+            return self._refuse(f"{str(kind)[:20]!r} parameters that are not an object")
         if (position := parse_duration(msg.get("position"))) is not None:
             self.position = position
         return self._dispatch(str(kind), params)

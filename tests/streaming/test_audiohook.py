@@ -151,6 +151,25 @@ def test_bad_input_gets_a_disconnect_and_ends_the_stream():
     assert step.end and "audio (2 bytes) before opened" in step.replies[0]["parameters"]["info"]
 
 
+def test_odd_input_is_refused_not_a_crash():
+    """What an unauthenticated peer can send before `open` is answered (or a buggy client
+    after it) gets a disconnect, never an exception out of the session."""
+    odd_offers = [
+        [{**PCMU_STEREO, "channels": [{"external": 1}]}],  # unhashable channel names
+        [{**PCMU_STEREO, "channels": [["external"], "internal"]}],
+        [{**PCMU_STEREO, "channels": 5}],  # not a list at all
+        [{**PCMU_STEREO, "channels": None, "format": ["PCMU"]}],
+    ]
+    for offer in odd_offers:
+        s = AudioHookSession(SESSION)
+        step = s.receive_text(client("open", 1, **open_params(media=offer)))
+        assert step.end and step.open is None, offer
+        assert "no PCMU 8000 Hz" in step.replies[0]["parameters"]["info"], offer
+    s = AudioHookSession(SESSION)
+    step = s.receive_text("[" * 100_000)  # nested past the parser's recursion limit
+    assert step.end and "not JSON" in step.replies[0]["parameters"]["info"]
+
+
 def test_probe_and_call_id():
     s = AudioHookSession(None)  # no Audiohook-Session-Id header: the first message's id is taken
     req = s.receive_text(client("open", 1, **open_params(conversation=NULL_UUID))).open
