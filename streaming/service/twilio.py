@@ -155,7 +155,7 @@ class TwilioSocket:
         try:
             msg = json.loads(raw)
             event = msg.get("event")
-        except (ValueError, AttributeError):
+        except (ValueError, AttributeError, RecursionError):  # RecursionError: nested past the parser's limit
             log.warning("twilio %s: a message that is not Twilio JSON was ignored", self.call_id)
             return
         if event == "media":
@@ -258,7 +258,10 @@ async def serve_twilio(host: PhoneHost, ws: ServerConnection) -> None:
 async def _start_message(ws: ServerConnection) -> dict[str, Any]:
     while True:
         raw = await ws.recv()
-        msg = json.loads(raw)
+        try:
+            msg = json.loads(raw)
+        except RecursionError:  # nested past the parser's limit (JSONDecodeError is a ValueError)
+            raise ValueError("not a Twilio message") from None
         if not isinstance(msg, dict):
             raise ValueError("not a Twilio message")
         if msg.get("event") == "start":

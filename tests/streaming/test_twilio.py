@@ -71,6 +71,26 @@ def test_aligner_with_one_track_pads_the_other():
     assert len(out) == 160 and (out[:, 0] == SILENCE).all() and (out[:, 1] == 7).all()
 
 
+def test_json_nested_past_the_parser_limit_is_a_bad_message_not_a_crash():
+    """Every other message that is not Twilio JSON is ignored mid-call, or refuses the stream
+    before `start`; so is one the JSON parser gives up on (RecursionError)."""
+    from types import SimpleNamespace
+
+    from streaming.service.twilio import TwilioSocket, _start_message
+
+    deep = "[" * 100_000
+    sock = TwilioSocket(SimpleNamespace(request=None), TrackAligner({CUSTOMER}), "MZ1", "CA1")
+    sock._on(deep)  # ignored, like any message that is not Twilio JSON
+    assert sock._ready == [] and sock.media == 0
+
+    class Ws:
+        async def recv(self) -> str:
+            return deep
+
+    with pytest.raises(ValueError):  # serve_twilio refuses the stream quietly on ValueError
+        run(_start_message(Ws()))
+
+
 # -- a call through Twilio's protocol -------------------------------------------------
 def twilio_frames(audio: np.ndarray, rate: int) -> dict[str, list[bytes]]:
     """Each channel as Twilio carries it: 8 kHz µ-law, 20 ms (160 bytes) per message."""
