@@ -190,11 +190,12 @@ class CallSession:
             return out
         if ctl.type == "Configure":
             # results made from now on are written the new way. A final held for its entity
-            # was made before: when holding is now off it goes out at once, written as it
-            # was when it was held ("numerals on, my PIN, numerals off" keeps the PIN digits)
+            # was made before: when the writing changes it goes out at once, written as it
+            # was when it was held ("numerals on, my PIN, numerals off" keeps the PIN digits;
+            # so does a change that leaves holding on, punctuate or smart_format off)
             features = {**self.features, **dict(ctl.features)}
             text_format = TextFormat.of(**features)
-            if not text_format.numerals:
+            if text_format != self.text_format:
                 for ch in self.channels.values():
                     out += self._messages(ch, self._holds[ch.key].release())
             self.features, self.text_format = features, text_format

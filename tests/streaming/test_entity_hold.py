@@ -270,6 +270,19 @@ def test_configure_smart_format_and_punctuate():
     assert [text(f) for f in finals(msgs)] == ["call me at three thirty pm", "Call me at 3:30 PM."]
 
 
+def test_a_final_held_when_configure_changes_the_format_keeps_the_format_it_was_made_with():
+    """'A result made before the message keeps the switches it was made with (a final held
+    for its entity included)': also when the change leaves holding on (punctuate off, or
+    smart_format off with numerals on), not only when numerals goes off."""
+    audio, segs = layout(0.5, ("my number is zero six one two", NUMBER_A), 4.0)
+    configure = json.dumps({"type": "Configure", "features": {"punctuate": False}})
+    at = segs[0][1] + 0.8  # the final is out (0.5 s pause) and held
+    msgs = drive(session("numerals=true"), audio, recogniser(segs), {at: configure})
+    (f,) = finals(msgs)
+    assert text(f) == "my number is 0612."  # made with punctuate on
+    assert f["_at"] == pytest.approx(at, abs=0.03)
+
+
 @pytest.mark.parametrize("bad,says", [
     ({"type": "Configure", "features": {"numerals": "yes"}}, "must be true or false"),
     ({"type": "Configure", "features": {"numerals": 1}}, "must be true or false"),
