@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -147,7 +148,8 @@ class AudioHookSession:
         self.filled = 0  # samples of silence put in for reported gaps
         self.skipped = 0.0  # seconds of reported gaps beyond MAX_FILL_S, not filled
         self.late = 0  # audio bytes dropped: after close or disconnect
-        self.client_errors: list[str] = []
+        self.client_errors: deque[str] = deque(maxlen=20)  # Genesys' last `error`s
+        self.client_error_count = 0
 
     # -- what the caller sends ---------------------------------------------------------
     def message(self, kind: str, parameters: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -215,7 +217,8 @@ class AudioHookSession:
             return self._refuse(f"seq {seq} where {expected} was expected")
         serverseq = msg.get("serverseq", 0)
         if not isinstance(serverseq, int) or serverseq > self.seq:
-            return self._refuse(f"serverseq {serverseq!r}, but the server has sent {self.seq}")
+            shown = serverseq if isinstance(serverseq, int) else str(serverseq)[:20]
+            return self._refuse(f"serverseq {shown!r}, but the server has sent {self.seq}")
         if msg.get("version") != VERSION:
             return self._refuse(f"version {str(msg.get('version'))[:10]!r}; this server speaks {VERSION}")
         if self.id is None and isinstance(msg.get("id"), str):
@@ -244,8 +247,9 @@ class AudioHookSession:
                 self.paused = False
             return self._gap(kind, params.get("discarded"))
         if kind == "error":
-            err = f"{params.get('code')} {str(params.get('message'))[:200]}"
+            err = f"{str(params.get('code'))[:40]} {str(params.get('message'))[:200]}"
             self.client_errors.append(err)
+            self.client_error_count += 1
             return Step(note=f"client error {err}")
         if kind in IGNORED_TYPES:
             return Step(note=f"{kind} ignored")

@@ -199,4 +199,4 @@ async def serve_audiohook(host: PhoneHost, ws: ServerConnection) -> None:
     s = sock.session
     log.info("audiohook session %s ended: %d frames, %.1f s of audio (client position %s), %.1f s of "
              "gaps filled, %.1f s not, %d bytes late, client errors %d", s.id, s.frames, s.samples / RATE,
-             s.position, s.filled / RATE, s.skipped, s.late, len(s.client_errors))
+             s.position, s.filled / RATE, s.skipped, s.late, s.client_error_count)

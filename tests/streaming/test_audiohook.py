@@ -170,6 +170,23 @@ def test_odd_input_is_refused_not_a_crash():
     assert step.end and "not JSON" in step.replies[0]["parameters"]["info"]
 
 
+def test_client_errors_are_counted_not_kept_without_bound():
+    """Genesys' `error` messages are noted; a client repeating them (or with a huge `code`)
+    must not grow the session's memory or its log lines without bound."""
+    s = AudioHookSession(SESSION)
+    s.receive_text(client("open", 1, **open_params()))
+    s.accept()
+    for seq in range(2, 1002):
+        step = s.receive_text(client("error", seq, 1, code="X" * 100_000, message="m" * 100_000))
+        assert not step.end and len(step.note) < 400
+    assert s.client_error_count == 1000 and len(s.client_errors) <= 20
+    assert sum(map(len, s.client_errors)) < 20 * 400
+    # nor can a first message make a huge log line (the refusal's note is logged)
+    huge = json.dumps({"version": "2", "id": SESSION, "type": "open", "seq": 1, "serverseq": "x" * 100_000})
+    step = AudioHookSession(SESSION).receive_text(huge)
+    assert step.end and len(step.note) < 400
+
+
 def test_probe_and_call_id():
     s = AudioHookSession(None)  # no Audiohook-Session-Id header: the first message's id is taken
     req = s.receive_text(client("open", 1, **open_params(conversation=NULL_UUID))).open
