@@ -109,7 +109,7 @@ class OpenRequest:
     @property
     def call_language(self) -> str | None:
         """The language as `/v1/listen` takes it: en-US is en."""
-        return self.language.split("-")[0].lower() if self.language else None
+        return self.language.split("-")[0].lower()[:20] if self.language else None  # a bad one is refused, quoted
 
 
 @dataclass
@@ -221,8 +221,8 @@ class AudioHookSession:
             return self._refuse(f"serverseq {shown!r}, but the server has sent {self.seq}")
         if msg.get("version") != VERSION:
             return self._refuse(f"version {str(msg.get('version'))[:10]!r}; this server speaks {VERSION}")
-        if self.id is None and isinstance(msg.get("id"), str):
-            self.id = msg["id"]
+        if self.id is None and isinstance(msg.get("id"), str) and len(msg["id"]) <= 64:
+            self.id = msg["id"]  # a UUID: a longer one is not taken (it is in every reply and log line)
         if msg.get("id") != self.id:
             return self._refuse(f"id {str(msg.get('id'))[:40]!r} is not this session's ({self.id})")
         params = msg.get("parameters", {})

@@ -140,7 +140,7 @@ class AudioHookSocket:
                 return None
 
     async def refuse(self, reason: str, info: str) -> None:
-        log.warning("audiohook session %s refused (%s): %s", self.session.id, reason, info)
+        log.warning("audiohook session %s refused (%s): %s", self.session.id, reason, info[:500])
         await self.reply(lambda: self.session.disconnect(reason, info))
         await self.finish(CloseCode.POLICY, info)
 

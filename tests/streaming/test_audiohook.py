@@ -170,7 +170,7 @@ def test_odd_input_is_refused_not_a_crash():
     assert step.end and "not JSON" in step.replies[0]["parameters"]["info"]
 
 
-def test_client_errors_are_counted_not_kept_without_bound():
+def test_client_errors_and_huge_fields_are_bounded():
     """Genesys' `error` messages are noted; a client repeating them (or with a huge `code`)
     must not grow the session's memory or its log lines without bound."""
     s = AudioHookSession(SESSION)
@@ -185,6 +185,16 @@ def test_client_errors_are_counted_not_kept_without_bound():
     huge = json.dumps({"version": "2", "id": SESSION, "type": "open", "seq": 1, "serverseq": "x" * 100_000})
     step = AudioHookSession(SESSION).receive_text(huge)
     assert step.end and len(step.note) < 400
+    # without an Audiohook-Session-Id header the first message's id becomes the session's, in
+    # every log line and reply: a huge one is not taken
+    s = AudioHookSession(None)
+    step = s.receive_text(client("open", 1, session="i" * 100_000, **open_params()))
+    assert step.end and step.open is None and s.id is None
+    assert len(step.note) < 400 and step.replies[0]["id"] == NULL_UUID
+    # a huge language is refused with a short reason (it is logged before the credential check)
+    s = AudioHookSession(SESSION)
+    req = s.receive_text(client("open", 1, **open_params(language="x" * 100_000))).open
+    assert len(req.call_language) <= 20
 
 
 def test_probe_and_call_id():
