@@ -35,8 +35,8 @@ from typing import Any
 from .autofill.cues import PARTICLES
 from .pii import CallMemory, find_pii
 from .spoken import find_dates, find_emails, tokenize, value_runs
-from .spoken.emails import TLDS
-from .spoken.tokens import fold
+from .spoken.emails import AT_WORDS, TLDS, _domain_at
+from .spoken.tokens import Token, fold
 
 WRITTEN = [
     ("email", re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")),
@@ -84,6 +84,38 @@ DEEPGRAM_KINDS = {
 }
 PII_FIELDS = {"full_name", "date_of_birth", "phone_number", "email", "account_number", "iban",
               "street_address", "postcode", "bsn", "customer_number", "policy_number"}
+
+
+# where the words of a misheard local part stop, going back from its "at"
+_LOCAL_BOUNDARY = {"is", "it's", "its", "still", "my", "email", "e-mail", "email's", "e-mail's", "address", "adres",
+                   "that's", "to", "yes", "yeah", "so", "and", "please", "was", "the", "mijn",
+                   "naar", "ja", "dus", "en", "het", "via", "on", "new", "nieuwe", "use", "sure"}
+
+
+_WEB_BEFORE_AT = {"look", "looking", "us", "online", "website", "site", "visit", "page", "kijk", "kijken"}
+
+
+def _heard_emails(tokens: list[Token]) -> list[tuple[int, int]]:
+    """An e-mail address whose local part the ASR broke into words ("grace dot a day me at
+    example dot net" for grace.adeyemi@...): the autofill's reader, which must be exact,
+    finds no address there, but "at" before a dictated domain is one. Everything back to
+    the clause's start or a word that opens the address ("is", "my", "still") goes, at
+    most eight words."""
+    out = []
+    for a, t in enumerate(tokens):
+        if t.low not in AT_WORDS or a == 0 or tokens[a - 1].low in _WEB_BEFORE_AT:
+            continue  # "look at example dot com": a web site
+        dom = _domain_at(tokens, a + 1)
+        if dom is None:
+            continue
+        k, words = a - 1, 0
+        while k >= 0 and words < 8 and tokens[k].low not in _LOCAL_BOUNDARY and (
+                tokens[k].kind != "punct" or tokens[k].text in "-_"):
+            words += tokens[k].kind != "punct"
+            k -= 1
+        if k + 1 < a:
+            out.append((tokens[k + 1].start, tokens[dom[1] - 1].end))
+    return out
 
 
 def _folded(text: str) -> tuple[str, list[int]]:
@@ -174,6 +206,7 @@ class Redactor:
             for m in pat.finditer(text):
                 if kind != "number" or sum(c.isdigit() for c in m.group()) >= self.min_digits:
                     out.append((m.start(), m.end(), kind))
+        out += [(a, b, "email") for a, b in _heard_emails(tokens)]
         low, where = _folded(text)
         for v in self._values:  # accents aside: a form's "José" is the transcript's "Jose"
             for m in re.finditer(re.escape(fold(v)), low):

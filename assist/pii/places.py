@@ -24,6 +24,10 @@ POSTCODES = re.compile(r"\b(?:[1-9]\d{3} ?(?!SA|SD|SS)[A-Z]{2}|[A-Z]{1,2}\d[A-Z\
 _IN = "[ABD-HJLNP-UW-Z]"
 UK_SPLIT = re.compile(rf"\b[A-Z]{{1,2}}\d[A-Z\d]?[.,]?\s+(?:(?i:for|four|fore)|\d|[A-Z])[.,]?\s+"
                       rf"(?:{_IN}{{2}}|{_IN} {_IN})\b")
+_OUTWARD = re.compile(r"[A-Z]{1,2}\d[A-Z\d]?")
+_INWARD_HEARD = re.compile(r"(?i)\d?[abd-hjlnp-uw-z]{2,3}")
+# a turn about an address, where a house number and two capitalised words are one
+ADDRESS_TALK = re.compile(r"(?i)\b(?:address|post ?codes?|live at|living at|moved to|adres|woon|postcode)")
 UK_INWARD = re.compile(rf"(?<![\w-])\d{_IN}{{2}}(?![\w-])")
 # English street words that name nothing else once capitalised after a capitalised word
 _EN_SURE = {"street", "road", "lane", "avenue", "drive", "crescent", "terrace", "gardens",
@@ -150,6 +154,45 @@ def find_addresses(tokens: list[Token], text: str, lex: Lexicon,
                 out.append((t.start, tokens[j - 1].end, "address"))
     for pat in (POSTCODES, UK_SPLIT, UK_INWARD):
         out += [(m.start(), m.end(), "postcode") for m in pat.finditer(text)]
+    out += _heard_postcodes(tokens, lex)
+    if ADDRESS_TALK.search(text):
+        out += _heard_streets(tokens, lex)
+    return out
+
+
+def _heard_postcodes(tokens: list[Token], lex: Lexicon) -> list[tuple[int, int, str]]:
+    """A UK outward code and what the ASR made of the inward one: "BS7, aqj" (BS7 8QJ),
+    "M20 for WUD" (M20 4WD), "E2 4jh": two or three letters that could be one (no C I K
+    M O V) and are no everyday word, after at most one word for the digit."""
+    out = []
+    n = len(tokens)
+    for k, t in enumerate(tokens):
+        if t.kind != "alnum" or not _OUTWARD.fullmatch(t.text):
+            continue
+        j = k + 1
+        while j < n and tokens[j].text in ",.":
+            j += 1
+        if j < n and (tokens[j].low in ("for", "four", "fore") or len(tokens[j].text) == 1):
+            j += 1
+            while j < n and tokens[j].text in ",.":
+                j += 1
+        if j < n and (_INWARD_HEARD.fullmatch(tokens[j].text)
+                      and (tokens[j].text.isupper() or tokens[j].low not in lex.common)):
+            out.append((t.start, tokens[j].end, "postcode"))
+    return out
+
+
+def _heard_streets(tokens: list[Token], lex: Lexicon) -> list[tuple[int, int, str]]:
+    """In talk of an address, a house number before two capitalised words the last of
+    which is no everyday word: "31 Fenwick Tairs" (Terrace misheard past recognition)."""
+    out = []
+    for k in range(len(tokens)):
+        j = _house_number(tokens, k) if tokens[k].kind == "num" else None
+        if j is None or j + 1 >= len(tokens):
+            continue
+        a, b = tokens[j], tokens[j + 1]
+        if _capitalised(a) and _capitalised(b) and b.low not in lex.common and a.low not in lex.common:
+            out.append((tokens[k].start, b.end, "address"))
     return out
 
 

@@ -116,6 +116,11 @@ def test_a_form_values_other_readings_and_what_was_heard_are_redacted_too():
     ("M20, for WD.", ["M20", "WD"]),
     ("Postcode G12. A QQ.", ["G12", "QQ"]),
     ("That's [number]. 3DL.", ["3DL"]),  # the inward code left beside a redacted outward one
+    # a second run of the same calls heard them otherwise
+    ("[name] that's BS7, aqj, is that right?", ["BS7", "aqj"]),  # BS7 8QJ
+    ("M20 for WUD.", ["M20", "WUD"]),
+    ("31 Fenwick Tairs, in the postcodes in [postcode].", ["Fenwick", "Tairs"]),
+    ("Is it still grace dot a day me at example dot net.", ["grace", "day me", "example"]),
 ])
 def test_misheard_addresses_postcodes_and_emails_are_removed(said, gone):
     out = Redactor().text(said)
@@ -128,6 +133,8 @@ def test_misheard_addresses_postcodes_and_emails_are_removed(said, gone):
     "The office opens at 9AM and closes at 5PM.",
     "Version 2.4.1 of the app fixed it.",
     "The branch closes at 6PM on Fridays.",
+    "Take the M20 for two miles, then BS7, and left at the lights.",
+    "We met at the office.",
 ])
 def test_written_web_addresses_and_times_are_kept(said):
     assert Redactor().text(said) == said
