@@ -225,11 +225,16 @@ async def serve_twilio(host: PhoneHost, ws: ServerConnection) -> None:
         await close_quietly(ws, CloseCode.POLICY, "expected Twilio's start message")
         return
     fmt = start.get("mediaFormat") or {}
-    if (fmt.get("encoding"), int(fmt.get("sampleRate") or 0), int(fmt.get("channels") or 1)) \
-            != ("audio/x-mulaw", RATE, 1):
-        await close_quietly(ws, CloseCode.UNSUPPORTED_DATA, f"unsupported mediaFormat {fmt}")
-        return
     params = start.get("customParameters") or {}
+    tracks_said = start.get("tracks") or ["inbound"]
+    if not isinstance(fmt, dict) or not isinstance(params, dict) or not isinstance(tracks_said, list):
+        await close_quietly(ws, CloseCode.POLICY, "start: mediaFormat and customParameters must be "
+                                                  "objects, tracks a list")
+        return
+    if (fmt.get("encoding"), _int(fmt.get("sampleRate")), _int(fmt.get("channels") or 1)) \
+            != ("audio/x-mulaw", RATE, 1):
+        await close_quietly(ws, CloseCode.UNSUPPORTED_DATA, f"unsupported mediaFormat {str(fmt)[:200]}")
+        return
     call_id = str(params.get("call_id") or start.get("callSid") or "")
     try:
         opts = phone_call_options(host, call_id, str(params.get("language") or "") or None)
@@ -244,15 +249,23 @@ async def serve_twilio(host: PhoneHost, ws: ServerConnection) -> None:
         log.warning("twilio stream for %s denied: %s", opts.call_id, e.reason)
         await close_quietly(ws, CloseCode.POLICY, "unauthorized: " + e.reason)
         return
-    tracks = {TRACK_CHANNEL[t] for t in start.get("tracks") or ["inbound"] if t in TRACK_CHANNEL}
+    tracks = {TRACK_CHANNEL[t] for t in tracks_said if isinstance(t, str) and t in TRACK_CHANNEL}
     sock = TwilioSocket(ws, TrackAligner(tracks), str(start.get("streamSid", "")), opts.call_id)
     log.info("twilio stream %s for call %s (tracks %s)", sock.stream_sid, opts.call_id,
-             ",".join(sorted(start.get("tracks") or ["inbound"])))
+             ",".join(sorted(str(t)[:20] for t in tracks_said)))
     await host.run_call(sock, opts, principal)
     a = sock.aligner
     log.info("twilio stream %s ended: %d media, silence padded agent %d / customer %d samples, "
              "late %d / %d, marks %d", sock.stream_sid, sock.media, a.padded[AGENT], a.padded[CUSTOMER],
              a.dropped[AGENT], a.dropped[CUSTOMER], len(sock.marks))
+
+
+def _int(v: Any) -> int | None:
+    """A number Twilio sends as a number (or a numeric string); anything else is None."""
+    try:
+        return int(v)
+    except (TypeError, ValueError):
+        return None
 
 
 async def _start_message(ws: ServerConnection) -> dict[str, Any]:

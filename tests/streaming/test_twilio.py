@@ -210,6 +210,12 @@ def test_twilio_refusals(server_factory):
     start["start"]["mediaFormat"] = {"encoding": "audio/x-mulaw", "sampleRate": 8000, "channels": 1}
     start["start"]["customParameters"]["language"] = "nl"  # tiny.en is English-only
     assert run(first([json.dumps(start)])) == 1003
+    # a start of the wrong shapes: refused with a reason, no crash in the handler
+    for bad in ({"mediaFormat": "audio/x-mulaw"}, {"customParameters": ["TW-3"]}, {"tracks": "inbound"},
+                {"mediaFormat": {"encoding": "audio/x-mulaw", "sampleRate": "eight thousand", "channels": 1}}):
+        shaped = json.loads(json.dumps(start))
+        shaped["start"].update(bad)
+        assert run(first([json.dumps(shaped)])) in (1003, 1008), bad
     assert not call_exists("TW-3")
     # inbound only (<Connect><Stream>): the call runs, the agent channel is silence
     back = run(play_twilio_call(srv.url, silence, {"call_id": "TW-4", "token": mint_token(
