@@ -15,7 +15,7 @@ the machine) and a plot (PNG), and prints a table. Verdicts, as the issue states
 RSS slope over the last 30 minutes (<= 0.5 MB/min), nothing lost, p99 of the last 10
 minutes within 20 % of the first 10 minutes' (minute 0, the warm-up, left out).
 
-    python benchmarks/soak.py --minutes 65 --calls 6 --png docs/soak.png
+    python benchmarks/soak.py --minutes 65 --calls 5 --png docs/soak.png
 """
 
 from __future__ import annotations
@@ -191,7 +191,7 @@ def start_redis(port: int) -> None:
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--minutes", type=float, default=65)
-    ap.add_argument("--calls", type=int, default=6, help="call slots kept busy (75 %% of 8 on 2 cores)")
+    ap.add_argument("--calls", type=int, default=5, help="call slots kept busy (75 %% of the 7 stereo calls 2 cores hold)")
     ap.add_argument("--redis-restart-at", type=float, default=0.5, help="fraction of the run")
     ap.add_argument("--png", default=None, help="plot (default benchmarks/out/soak-DATE.png)")
     ap.add_argument("--json-out", default=None)
