@@ -35,7 +35,7 @@ from typing import Any
 from .autofill.cues import PARTICLES
 from .pii import CallMemory, find_pii
 from .spoken import find_dates, find_emails, tokenize, value_runs
-from .spoken.emails import AT_WORDS, TLDS, _domain_at
+from .spoken.emails import AT_WORDS, DOT_WORDS, SEP_WORDS, TLDS, _domain_at
 from .spoken.tokens import Token, fold
 
 WRITTEN = [
@@ -115,6 +115,22 @@ def _heard_emails(tokens: list[Token]) -> list[tuple[int, int]]:
             k -= 1
         if k + 1 < a:
             out.append((tokens[k + 1].start, tokens[dom[1] - 1].end))
+    # no "at" heard at all, but a local part with a separator before a dictated domain:
+    # "underscore W79 example dot net" (lukasz_w79@example.net)
+    for j in range(2, len(tokens)):
+        if tokens[j - 1].low in AT_WORDS or tokens[j - 1].low in DOT_WORDS or tokens[j].kind != "word":
+            continue  # (after a dot the domain is part of a longer written or dictated host)
+        dom = _domain_at(tokens, j)
+        if dom is None or not any(t.low in DOT_WORDS for t in tokens[j:dom[1]]):
+            continue
+        seps = [k for k in range(max(0, j - 3), j) if tokens[k].kind == "word" and (
+            tokens[k].low in SEP_WORDS or tokens[k].low in DOT_WORDS)]  # said, not written
+        if seps:
+            k = seps[0]
+            while k > 0 and tokens[k - 1].low not in _LOCAL_BOUNDARY and tokens[k - 1].kind != "punct" \
+                    and seps[0] - k < 3:
+                k -= 1
+            out.append((tokens[k].start, tokens[dom[1] - 1].end))
     return out
 
 
@@ -202,6 +218,12 @@ class Redactor:
             if (run.n_digits >= self.min_digits or (run.n_digits >= 2 and run.n_letters >= 2)
                     or fragment or (after_secret and run.n_digits >= 1)):
                 out.append((run.start, run.end, "secret" if after_secret else "number"))
+        words = [t for t in tokens if t.kind != "punct"]
+        if words and sum(r.n_digits for r in runs) >= 2 and all(
+                any(r.start <= t.start and t.end <= r.end for r in runs) for t in words):
+            # a final or record that is only a few digits ("6 1 7", "5 5 5") is a piece of a
+            # number dictated with pauses, each piece too short for the number rule
+            out.append((words[0].start, words[-1].end, "number"))
         for kind, pat in WRITTEN:
             for m in pat.finditer(text):
                 if kind != "number" or sum(c.isdigit() for c in m.group()) >= self.min_digits:

@@ -26,7 +26,8 @@ UK_SPLIT = re.compile(rf"\b[A-Z]{{1,2}}\d[A-Z\d]?[.,]?\s+(?:(?i:for|four|fore)|\
                       rf"(?:{_IN}{{2}}|{_IN} {_IN})\b")
 _OUTWARD = re.compile(r"[A-Z]{1,2}\d[A-Z\d]?")
 _INWARD_HEARD = re.compile(r"(?i)\d?[abd-hjlnp-uw-z]{2,3}")
-# a turn about an address, where a house number and two capitalised words are one
+# a turn about an address (or holding a postcode), where a house number and two
+# capitalised words are one
 ADDRESS_TALK = re.compile(r"(?i)\b(?:address|post ?codes?|live at|living at|moved to|adres|woon|postcode)")
 UK_INWARD = re.compile(rf"(?<![\w-])\d{_IN}{{2}}(?![\w-])")
 # English street words that name nothing else once capitalised after a capitalised word
@@ -155,7 +156,7 @@ def find_addresses(tokens: list[Token], text: str, lex: Lexicon,
     for pat in (POSTCODES, UK_SPLIT, UK_INWARD):
         out += [(m.start(), m.end(), "postcode") for m in pat.finditer(text)]
     out += _heard_postcodes(tokens, lex)
-    if ADDRESS_TALK.search(text):
+    if ADDRESS_TALK.search(text) or any(kind == "postcode" for *_, kind in out):
         out += _heard_streets(tokens, lex)
     return out
 
@@ -183,15 +184,17 @@ def _heard_postcodes(tokens: list[Token], lex: Lexicon) -> list[tuple[int, int, 
 
 
 def _heard_streets(tokens: list[Token], lex: Lexicon) -> list[tuple[int, int, str]]:
-    """In talk of an address, a house number before two capitalised words the last of
-    which is no everyday word: "31 Fenwick Tairs" (Terrace misheard past recognition)."""
+    """In talk of an address, a house number before a capitalised word and either another
+    that is no everyday word or what the ASR made of a street suffix, in any case: "31
+    Fenwick Tairs", "27 Hawthorne terrors" (Terrace misheard past recognition)."""
     out = []
     for k in range(len(tokens)):
         j = _house_number(tokens, k) if tokens[k].kind == "num" else None
         if j is None or j + 1 >= len(tokens):
             continue
         a, b = tokens[j], tokens[j + 1]
-        if _capitalised(a) and _capitalised(b) and b.low not in lex.common and a.low not in lex.common:
+        if _capitalised(a) and a.low not in lex.common and (
+                (_capitalised(b) and b.low not in lex.common) or (b.kind == "word" and _misheard_suffix(b.low))):
             out.append((tokens[k].start, b.end, "address"))
     return out
 

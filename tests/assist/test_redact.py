@@ -121,6 +121,12 @@ def test_a_form_values_other_readings_and_what_was_heard_are_redacted_too():
     ("M20 for WUD.", ["M20", "WUD"]),
     ("31 Fenwick Tairs, in the postcodes in [postcode].", ["Fenwick", "Tairs"]),
     ("Is it still grace dot a day me at example dot net.", ["grace", "day me", "example"]),
+    # the held-out calls with real recorded letters and digits (--human-spelling)
+    ("6 1 7", ["6 1 7"]),  # a number dictated with pauses: each piece its own final
+    ("5 5 5.", ["5 5 5"]),
+    ("Could you change that to its Lukasz underscore W79 example dot net all lower case",
+     ["W79", "example"]),  # no "at" heard
+    ("27 Hawthorne terrors and it's BS7 8QJ", ["Hawthorne", "terrors"]),
 ])
 def test_misheard_addresses_postcodes_and_emails_are_removed(said, gone):
     out = Redactor().text(said)
@@ -135,6 +141,8 @@ def test_misheard_addresses_postcodes_and_emails_are_removed(said, gone):
     "The branch closes at 6PM on Fridays.",
     "Take the M20 for two miles, then BS7, and left at the lights.",
     "We met at the office.",
+    "Yes, 2.",
+    "It is on page 3 of the letter.",
 ])
 def test_written_web_addresses_and_times_are_kept(said):
     assert Redactor().text(said) == said
