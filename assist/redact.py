@@ -40,9 +40,11 @@ from .spoken.tokens import Token, fold
 
 WRITTEN = [
     ("email", re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")),
-    # an address whose "at" the ASR heard as a dot: "nathan.grees.example.com"; three labels
-    # or more, not a web address ("www.", "example.co.uk")
-    ("email", re.compile(r"(?<![\w.@/-])(?!www\.)[A-Za-z][\w-]*(?:\.[A-Za-z][\w-]*){2,}\.(?:"
+    # an address whose "at" the ASR heard as a dot: "nathan.grees.example.com",
+    # "nathan.grees.com"; three labels or more, not a web address ("www.", "help.", "co.uk")
+    ("email", re.compile(r"(?<![\w.@/-])(?!(?:www|mail|help|support|my|app|login|secure|online|shop|web|m|en|nl)\.)"
+                         r"(?![A-Za-z][\w-]*\.(?:co|com|org|ac|gov|net)\.[a-z]{2}\b(?![.@-]?\w))"
+                         r"[A-Za-z][\w-]*(?:\.[A-Za-z][\w-]*){1,}\.(?:"
                          + "|".join(sorted(TLDS)) + r")\b(?![.@-]?\w)")),
     # ... or glued to both halves: "hyphenavernathyatexample.org" (c-abernathy@example.org)
     ("email", re.compile(r"(?<![\w.@/-])[A-Za-z][\w-]{2,}at[A-Za-z][\w-]*\.(?:"

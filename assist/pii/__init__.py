@@ -44,7 +44,8 @@ def find_pii(text: str, tokens: list[Token], runs: list[Run], memory: CallMemory
         kind = run_kind(r)
         if kind is not None:
             out.append((r.start, r.end, kind))
-    out = with_town(out + find_addresses(tokens, text, lex, expect == "house"), tokens, lex)
+    postcode = any(kind == "postcode" for *_, kind in out)  # a dictated one: the turn is an address
+    out = with_town(out + find_addresses(tokens, text, lex, expect == "house", postcode), tokens, lex)
     finder = NameFinder(lex, memory.names, memory.spellings)
     out += [(a, b, "name") for a, b in finder.find(text, tokens, spelled, expect == "name")]
     return out

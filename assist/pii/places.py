@@ -99,7 +99,7 @@ def _street_start(tokens: list[Token], k: int, lex: Lexicon) -> int:
 
 
 def find_addresses(tokens: list[Token], text: str, lex: Lexicon,
-                   house_asked: bool = False) -> list[tuple[int, int, str]]:
+                   house_asked: bool = False, postcode_said: bool = False) -> list[tuple[int, int, str]]:
     """(start, end, "address") of streets with house numbers, unit numbers and Dutch streets;
     with `house_asked`, the number that opens the answer ("Zesentachtig.")."""
     out: list[tuple[int, int, str]] = []
@@ -156,7 +156,7 @@ def find_addresses(tokens: list[Token], text: str, lex: Lexicon,
     for pat in (POSTCODES, UK_SPLIT, UK_INWARD):
         out += [(m.start(), m.end(), "postcode") for m in pat.finditer(text)]
     out += _heard_postcodes(tokens, lex)
-    if ADDRESS_TALK.search(text) or any(kind == "postcode" for *_, kind in out):
+    if postcode_said or ADDRESS_TALK.search(text) or any(kind == "postcode" for *_, kind in out):
         out += _heard_streets(tokens, lex)
     return out
 

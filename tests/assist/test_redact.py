@@ -127,6 +127,8 @@ def test_a_form_values_other_readings_and_what_was_heard_are_redacted_too():
     ("Could you change that to its Lukasz underscore W79 example dot net all lower case",
      ["W79", "example"]),  # no "at" heard
     ("27 Hawthorne terrors and it's BS7 8QJ", ["Hawthorne", "terrors"]),
+    ("27 Hawthorne terrors and it's B S seven, eight Q J", ["Hawthorne", "terrors"]),  # dictated postcode
+    ("Nathan.grees.com. And just so you know", ["grees"]),  # three labels
 ])
 def test_misheard_addresses_postcodes_and_emails_are_removed(said, gone):
     out = Redactor().text(said)
@@ -143,6 +145,7 @@ def test_misheard_addresses_postcodes_and_emails_are_removed(said, gone):
     "We met at the office.",
     "Yes, 2.",
     "It is on page 3 of the letter.",
+    "The form is on help.example.com or example.co.uk.",
 ])
 def test_written_web_addresses_and_times_are_kept(said):
     assert Redactor().text(said) == said
