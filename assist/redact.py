@@ -38,17 +38,16 @@ from .spoken import find_dates, find_emails, tokenize, value_runs
 from .spoken.emails import AT_WORDS, DOT_WORDS, SEP_WORDS, TLDS, _domain_at
 from .spoken.tokens import Token, fold
 
+_TLD = "(?:" + "|".join(sorted(TLDS)) + ")"
 WRITTEN = [
     ("email", re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")),
     # an address whose "at" the ASR heard as a dot: "nathan.grees.example.com",
     # "nathan.grees.com"; three labels or more, not a web address ("www.", "help.", "co.uk")
     ("email", re.compile(r"(?<![\w.@/-])(?!(?:www|mail|help|support|my|app|login|secure|online|shop|web|m|en|nl)\.)"
                          r"(?![A-Za-z][\w-]*\.(?:co|com|org|ac|gov|net)\.[a-z]{2}\b(?![.@-]?\w))"
-                         r"[A-Za-z][\w-]*(?:\.[A-Za-z][\w-]*){1,}\.(?:"
-                         + "|".join(sorted(TLDS)) + r")\b(?![.@-]?\w)")),
+                         r"[A-Za-z][\w-]*(?:\.[A-Za-z][\w-]*){1,}\." + _TLD + r"\b(?![.@-]?\w)")),
     # ... or glued to both halves: "hyphenavernathyatexample.org" (c-abernathy@example.org)
-    ("email", re.compile(r"(?<![\w.@/-])[A-Za-z][\w-]{2,}at[A-Za-z][\w-]*\.(?:"
-                         + "|".join(sorted(TLDS)) + r")\b(?![.@-]?\w)")),
+    ("email", re.compile(r"(?<![\w.@/-])[A-Za-z][\w-]{2,}at[A-Za-z][\w-]*\." + _TLD + r"\b(?![.@-]?\w)")),
     ("iban", re.compile(r"\b[A-Z]{2}\d{2}(?:\s?[A-Z0-9]{2,4}){3,8}\b")),
     ("number", re.compile(r"\+?\d[\d\s().,\-/]{4,}\d")),  # commas too: "1, 2, 3, 4"
     ("date", re.compile(r"\b\d{1,4}[/.-]\d{1,2}[/.-]\d{2,4}\b")),
@@ -118,15 +117,15 @@ def _heard_emails(tokens: list[Token]) -> list[tuple[int, int]]:
         if k + 1 < a:
             out.append((tokens[k + 1].start, tokens[dom[1] - 1].end))
     # no "at" heard at all, but a local part with a separator before a dictated domain:
-    # "underscore W79 example dot net" (lukasz_w79@example.net)
-    for j in range(2, len(tokens)):
+    # "underscore W79 example dot net" (lukasz_w79@example.net); most texts say no separator
+    said = [k for k, t in enumerate(tokens) if t.kind == "word" and (t.low in SEP_WORDS or t.low in DOT_WORDS)]
+    for j in range(2, len(tokens)) if said else ():
         if tokens[j - 1].low in AT_WORDS or tokens[j - 1].low in DOT_WORDS or tokens[j].kind != "word":
             continue  # (after a dot the domain is part of a longer written or dictated host)
         dom = _domain_at(tokens, j)
         if dom is None or not any(t.low in DOT_WORDS for t in tokens[j:dom[1]]):
             continue
-        seps = [k for k in range(max(0, j - 3), j) if tokens[k].kind == "word" and (
-            tokens[k].low in SEP_WORDS or tokens[k].low in DOT_WORDS)]  # said, not written
+        seps = [k for k in said if j - 3 <= k < j]  # said, not written
         if seps:
             k = seps[0]
             while k > 0 and tokens[k - 1].low not in _LOCAL_BOUNDARY and tokens[k - 1].kind != "punct" \

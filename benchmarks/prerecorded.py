@@ -39,9 +39,10 @@ AUDIO = ROOT / "tests" / "data" / "audio"
 LONGEST = AUDIO / "long" / "ljspeech_LJ001-0001_0016_concat.flac"
 
 
-async def post(client: httpx.AsyncClient, url: str, body: bytes) -> tuple[float, dict]:
+async def post(client: httpx.AsyncClient, url: str, body: bytes, query: str = "",
+               timeout: float = 600) -> tuple[float, dict]:
     t0 = time.perf_counter()
-    r = await client.post(f"{url}/v1/listen", content=body, timeout=600)
+    r = await client.post(f"{url}/v1/listen" + (f"?{query}" if query else ""), content=body, timeout=timeout)
     r.raise_for_status()
     return time.perf_counter() - t0, r.json()
 
@@ -89,11 +90,8 @@ async def long_call(http: str, path: Path, repeats: int) -> dict:
     times, doc = [], {}
     async with httpx.AsyncClient() as client:
         for _ in range(repeats):
-            t0 = time.perf_counter()
-            r = await client.post(f"{http}/v1/listen?{q}", content=body, timeout=900)
-            r.raise_for_status()
-            times.append(time.perf_counter() - t0)
-            doc = r.json()
+            t, doc = await post(client, http, body, q, timeout=900)
+            times.append(t)
     dur = doc["metadata"]["duration"]
     med = statistics.median(times)
     words = [len(c["alternatives"][0]["words"]) for c in doc["results"]["channels"]]

@@ -28,7 +28,7 @@ _OUTWARD = re.compile(r"[A-Z]{1,2}\d[A-Z\d]?")
 _INWARD_HEARD = re.compile(r"(?i)\d?[abd-hjlnp-uw-z]{2,3}")
 # a turn about an address (or holding a postcode), where a house number and two
 # capitalised words are one
-ADDRESS_TALK = re.compile(r"(?i)\b(?:address|post ?codes?|live at|living at|moved to|adres|woon|postcode)")
+ADDRESS_TALK = re.compile(r"(?i)\b(?:address|post ?codes?|live at|living at|moved to|adres|woon)")
 UK_INWARD = re.compile(rf"(?<![\w-])\d{_IN}{{2}}(?![\w-])")
 # English street words that name nothing else once capitalised after a capitalised word
 _EN_SURE = {"street", "road", "lane", "avenue", "drive", "crescent", "terrace", "gardens",

@@ -20,9 +20,9 @@ session id, picks the media (`select_media`), and turns the audio into what a
 softphone sends `/v1/listen`, two µ-law channels with the agent on channel 0 (the
 customer alone on channel 1 when only `external` is offered), gaps Genesys reports
 filled with silence (up to `MAX_FILL_S` each, so a bogus duration cannot allocate
-hours). Anything it cannot take (not JSON, a type it does not know, audio before
-`opened`, a `seq` out of order) is answered with a `disconnect` saying what, and the
-caller ends the stream: what was received is still transcribed. The socket side is
+hours). Anything it cannot take (not JSON, audio before `opened`, a `seq` out of
+order) is answered with a `disconnect` saying what, and the caller ends the stream: what
+was received is still transcribed. A message type it does not know is noted and ignored. The socket side is
 `audiohook_socket.py`.
 """
 

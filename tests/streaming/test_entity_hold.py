@@ -9,6 +9,7 @@ What the softphone gets is each `Send`'s message written with the `text_format` 
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 
 import numpy as np
 import pytest
@@ -68,6 +69,18 @@ def recogniser(segments: list[tuple[float, float, list[str]]]) -> ScriptedRecogn
     return ScriptedRecognizer(script)
 
 
+def answered(session: CallSession, rec: ScriptedRecognizer, outs) -> Iterator:
+    """The session's outputs with every decode request answered at once by `rec`, in order
+    (what a request's answer produces comes before what followed the request)."""
+    queue = list(outs)
+    while queue:
+        o = queue.pop(0)
+        if isinstance(o, DecodeRequest):
+            queue[:0] = session.on_result(o, rec.decode_batch([o])[0])
+        else:
+            yield o
+
+
 def drive(session: CallSession, audio: np.ndarray, rec: ScriptedRecognizer,
           texts: dict[float, str] | None = None) -> list[dict]:
     """What the softphone gets, in order, each with `_at` (the audio clock when sent);
@@ -76,12 +89,8 @@ def drive(session: CallSession, audio: np.ndarray, rec: ScriptedRecognizer,
     pending = sorted((texts or {}).items())
 
     def handle(outs):
-        queue = list(outs)
-        while queue:
-            o = queue.pop(0)
-            if isinstance(o, DecodeRequest):
-                queue[:0] = session.on_result(o, rec.decode_batch([o])[0])
-            elif isinstance(o, Send):
+        for o in answered(session, rec, outs):
+            if isinstance(o, Send):
                 msg = o.text_format.message(o.message) if o.text_format else o.message
                 raw = text(o.message) if o.message["type"] == "Results" else None
                 got.append({**msg, "_at": session.audio_seconds, "_raw": raw})
@@ -220,12 +229,8 @@ def test_a_held_final_goes_out_on_keepalive_once_the_audio_stopped_3_s_ago():
     got: list = []
 
     def handle(outs):
-        queue = list(outs)
-        while queue:
-            o = queue.pop(0)
-            if isinstance(o, DecodeRequest):
-                queue[:0] = s.on_result(o, rec.decode_batch([o])[0])
-            elif isinstance(o, Send):
+        for o in answered(s, rec, outs):
+            if isinstance(o, Send):
                 got.append(o.text_format.message(o.message) if o.text_format else o.message)
 
     for f in pcm_frames(audio, RATE):
